@@ -1,0 +1,83 @@
+# The two commands that matter: `make run` (the product on http://127.0.0.1:8080) and
+# `make test` (everything CI checks). See README.md.
+
+PERSES_VERSION := v0.54.0
+PERSES_SUM     := h1:zfq0wkyjRPs1Em76PdTfWyzdPZKGyJDzo7QqxiBTkz0=
+SPEC_VERSION   := v0.2.0-rc.0
+UPSTREAM       := third_party/perses
+VERSION        ?= $(shell cat VERSION)
+REVISION       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH         ?= $(shell git symbolic-ref --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LISTEN         ?= 127.0.0.1:8080
+GO_LDFLAGS     := -s -w \
+  -X github.com/prometheus/common/version.Version=$(VERSION) \
+  -X github.com/prometheus/common/version.Revision=$(REVISION) \
+  -X github.com/prometheus/common/version.Branch=$(BRANCH) \
+  -X github.com/prometheus/common/version.BuildDate=$(BUILD_DATE)
+export CGO_ENABLED := 0
+
+.PHONY: all build run test unit e2e deps upstream ui plugins bench figures fmt vet clean
+
+all: build plugins
+
+## build: bin/perses (our server) and bin/percli (upstream's CLI), from the seamed upstream copy.
+build: bin/perses bin/percli
+
+bin/perses: upstream $(UPSTREAM)/ui/app/dist/.embedded FORCE
+	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/perses
+
+bin/percli: upstream FORCE
+	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ github.com/perses/perses/cmd/percli
+
+## upstream: unpack github.com/perses/perses, verify it, add the seam (no-op when up to date).
+upstream:
+	@hack/upstream/seam.sh github.com/perses/perses@$(PERSES_VERSION) $(PERSES_SUM) $(UPSTREAM)
+
+## ui: the stock Perses UI, built from the module's ui/ folder.
+ui: build/ui/app/dist/index.html
+build/ui/app/dist/index.html: hack/ui/build.sh hack/ui/patch-ui.mjs
+	hack/ui/build.sh $(PERSES_VERSION) $(SPEC_VERSION)
+
+# The UI goes into the upstream copy gzip-compressed file by file, as upstream's
+# generated embed.go expects (prometheus/common/assets serves the .gz twins).
+$(UPSTREAM)/ui/app/dist/.embedded: build/ui/app/dist/index.html | upstream
+	rm -rf $(UPSTREAM)/ui/app/dist && mkdir -p $(UPSTREAM)/ui/app
+	cp -r build/ui/app/dist $(UPSTREAM)/ui/app/dist
+	find $(UPSTREAM)/ui/app/dist -type f -exec gzip -9 -n '{}' +
+	touch $@
+
+## plugins: the plugin archives (upstream npm plugins + our CUE schemas) in build/plugins.
+plugins:
+	plugins/pack.sh build/plugins
+
+## run: the product with the embedded default configuration (file database, auth off).
+run: build plugins
+	PROMETHEUS_URL=$${PROMETHEUS_URL:-http://127.0.0.1:9090} bin/perses --config perses-config.yaml --web.listen-address $(LISTEN)
+
+## deps: what the tests need beyond Go and Node (Debian packages, the browser driver).
+deps:
+	hack/deps.sh
+
+## test: everything CI runs.
+test: deps build plugins vet unit e2e
+
+vet: upstream $(UPSTREAM)/ui/app/dist/.embedded
+	@out=$$(gofmt -l cmd extension e2e hack patches 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	go vet ./...
+	go vet -tags e2e ./e2e/...
+
+unit: upstream $(UPSTREAM)/ui/app/dist/.embedded
+	go test -count=1 ./...
+
+e2e: build plugins
+	go test -count=1 -tags e2e -timeout 20m ./e2e/...
+
+## bench: long measurements against peers (not part of make test).
+bench: build plugins
+	hack/figures.sh
+
+clean:
+	rm -rf bin build $(UPSTREAM) data
+
+FORCE:

@@ -1,0 +1,26 @@
+// Package extension is the OpenShift AI product built on upstream Perses: the list of
+// capabilities below is the whole of what it adds, in the order they are set up.
+package extension
+
+import (
+	"github.com/openshift-ai/observability/extension/apidoc"
+	"github.com/openshift-ai/observability/extension/health"
+	"github.com/openshift-ai/observability/extension/host"
+	"github.com/openshift-ai/observability/extension/prometheus"
+)
+
+// Capability is one thing the product adds. Prepare (optional) runs before upstream's
+// server is built and may supply its store or authorization provider; Setup runs
+// after, and registers routes, middleware and tasks.
+type Capability struct {
+	Name    string
+	Prepare func(*host.Prepare) error
+	Setup   func(*host.Host) error
+}
+
+// Capabilities is the product, one line a capability.
+var Capabilities = []Capability{
+	{Name: "health", Setup: health.Setup},         // GET /health: database and version
+	{Name: "prometheus", Setup: prometheus.Setup}, // the default Prometheus datasource
+	{Name: "apidoc", Setup: apidoc.Setup},         // the OpenAPI document of our endpoints
+}

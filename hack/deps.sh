@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go: Debian packages (Prometheus, Chromium, the
+# tools the build calls) and the browser driver's npm packages. Idempotent and quiet
+# when everything is there. Needs root (or sudo) for apt-get.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool   >/dev/null || need+=(prometheus)
+[ -x /usr/bin/chromium ]          || need+=(chromium)
+command -v node >/dev/null        || need+=(nodejs npm)
+command -v patch >/dev/null       || need+=(patch)
+command -v gzip >/dev/null        || need+=(gzip)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo ">> deps: apt-get install ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+
+if [ -f "$root/e2e/browser/package-lock.json" ]; then
+  if [ ! -d "$root/e2e/browser/node_modules" ] || [ "$root/e2e/browser/package-lock.json" -nt "$root/e2e/browser/node_modules" ]; then
+    echo ">> deps: npm ci (e2e/browser)"
+    (cd "$root/e2e/browser" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+fi
