@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 
 	commonConfig "github.com/perses/common/config"
 	upstream "github.com/perses/perses/pkg/model/api/config"
+	"gopkg.in/yaml.v3"
 )
 
 // Environment variables the quickstart documents; they override the file.
@@ -51,7 +55,7 @@ const (
 func Load(file string) (Config, error) {
 	c := Config{OpenShiftAI: OpenShiftAI{Prometheus: Prometheus{DatasourceName: DefaultDatasourceName, URL: DefaultPrometheusURL}}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
-		return c, err
+		return c, withKeys(file, err)
 	}
 	if v, ok := os.LookupEnv(EnvPrometheusURL); ok && v != "" {
 		c.OpenShiftAI.Prometheus.URL = v
@@ -68,4 +72,56 @@ func (o OpenShiftAI) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// withKeys adds to a YAML decoding error the dotted key of every line it names, so that
+// "line 7: cannot unmarshal !!seq into config.Prometheus" says which key holds the bad value.
+func withKeys(file string, err error) error {
+	var typeErr *yaml.TypeError
+	if file == "" || !errors.As(err, &typeErr) {
+		return err
+	}
+	data, readErr := os.ReadFile(file)
+	if readErr != nil {
+		return err
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err
+	}
+	keys := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				if path != "" {
+					k = path + "." + k
+				}
+				keys[n.Content[i].Line] = k
+				if _, seen := keys[n.Content[i+1].Line]; !seen {
+					keys[n.Content[i+1].Line] = k
+				}
+				walk(n.Content[i+1], k)
+			}
+		}
+	}
+	walk(&root, "")
+	msgs := make([]string, 0, len(typeErr.Errors))
+	for _, m := range typeErr.Errors {
+		if sub := yamlLine.FindStringSubmatch(m); sub != nil {
+			if line, convErr := strconv.Atoi(sub[1]); convErr == nil && keys[line] != "" {
+				m = fmt.Sprintf("%s (key %s)", m, keys[line])
+			}
+		}
+		msgs = append(msgs, m)
+	}
+	return fmt.Errorf("invalid configuration:\n  %s", strings.Join(msgs, "\n  "))
 }

@@ -16,6 +16,9 @@ type Host struct {
 	Runner   *extend.Runner
 	Deps     extend.Manager
 	Registry *prometheus.Registry
+	// UpstreamStore is true when upstream built the store from the configuration (no
+	// capability supplied one).
+	UpstreamStore bool
 }
 
 // Prepare is what a capability may supply before the server is built.

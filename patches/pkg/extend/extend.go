@@ -14,6 +14,7 @@ import (
 	"github.com/perses/common/app"
 	"github.com/perses/perses/internal/api/authorization"
 	"github.com/perses/perses/internal/api/core"
+	"github.com/perses/perses/internal/api/crypto"
 	"github.com/perses/perses/internal/api/database"
 	databaseModel "github.com/perses/perses/internal/api/database/model"
 	"github.com/perses/perses/internal/api/dependency"
@@ -32,6 +33,8 @@ type (
 	StoreError = databaseModel.Error
 	// Authorization is upstream's authorization provider interface.
 	Authorization = authorization.Authorization
+	// ProviderInfo names the identity provider behind a user (Authorization.GetProviderInfo).
+	ProviderInfo = crypto.ProviderInfo
 	// Manager gives access to upstream's persistence and service layers.
 	Manager = dependency.Manager
 	// Runner runs the HTTP server and the periodic tasks.
