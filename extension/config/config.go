@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	commonConfig "github.com/perses/common/config"
 	upstream "github.com/perses/perses/pkg/model/api/config"
@@ -21,6 +22,7 @@ import (
 // Environment variables the quickstart documents; they override the file.
 const (
 	EnvPrometheusURL = "PROMETHEUS_URL"
+	EnvDatabaseURL   = "DATABASE_URL"
 )
 
 // Config is the whole configuration file.
@@ -34,7 +36,26 @@ type Config struct {
 type OpenShiftAI struct {
 	// Prometheus is the metrics backend (Prometheus or Thanos Querier) that dashboards query.
 	Prometheus Prometheus `json:"prometheus" yaml:"prometheus"`
+	// Postgres, when its URL is set (or DATABASE_URL), is the store instead of upstream's
+	// file or MySQL database.
+	Postgres Postgres `json:"postgres" yaml:"postgres"`
 }
+
+// Postgres configures the PostgreSQL store.
+type Postgres struct {
+	// URL is a libpq connection URL (postgresql://user:password@host:5432/db?sslmode=...).
+	// DATABASE_URL overrides it. Never logged with its password.
+	URL Secret `json:"url" yaml:"url"`
+	// MaxConns is the pool size.
+	MaxConns int32 `json:"max_conns" yaml:"max_conns"`
+	// StatementTimeout bounds every statement on the server side.
+	StatementTimeout Duration `json:"statement_timeout" yaml:"statement_timeout"`
+	// ConnectTimeout bounds opening a connection.
+	ConnectTimeout Duration `json:"connect_timeout" yaml:"connect_timeout"`
+}
+
+// Enabled says whether PostgreSQL is the store.
+func (p Postgres) Enabled() bool { return p.URL != "" }
 
 // Prometheus describes the default metrics datasource the server provides.
 type Prometheus struct {
@@ -46,19 +67,32 @@ type Prometheus struct {
 
 // Defaults used when the file leaves a setting out.
 const (
-	DefaultPrometheusURL  = "http://127.0.0.1:9090"
-	DefaultDatasourceName = "prometheus"
+	DefaultPrometheusURL          = "http://127.0.0.1:9090"
+	DefaultDatasourceName         = "prometheus"
+	DefaultPostgresMaxConns       = 10
+	DefaultPostgresStatementLimit = Duration(5 * time.Second)
+	DefaultPostgresConnectTimeout = Duration(5 * time.Second)
 )
 
 // Load reads the file (upstream's keys and ours), applies PERSES_* variables as upstream
 // does, then the quickstart's variables, then checks everything.
 func Load(file string) (Config, error) {
-	c := Config{OpenShiftAI: OpenShiftAI{Prometheus: Prometheus{DatasourceName: DefaultDatasourceName, URL: DefaultPrometheusURL}}}
+	c := Config{OpenShiftAI: OpenShiftAI{
+		Prometheus: Prometheus{DatasourceName: DefaultDatasourceName, URL: DefaultPrometheusURL},
+		Postgres: Postgres{
+			MaxConns:         DefaultPostgresMaxConns,
+			StatementTimeout: DefaultPostgresStatementLimit,
+			ConnectTimeout:   DefaultPostgresConnectTimeout,
+		},
+	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
 	}
 	if v, ok := os.LookupEnv(EnvPrometheusURL); ok && v != "" {
 		c.OpenShiftAI.Prometheus.URL = v
+	}
+	if v, ok := os.LookupEnv(EnvDatabaseURL); ok && v != "" {
+		c.OpenShiftAI.Postgres.URL = Secret(v)
 	}
 	return c, c.OpenShiftAI.Validate()
 }
@@ -69,6 +103,20 @@ func (o OpenShiftAI) Validate() error {
 	if o.Prometheus.DatasourceName != "" {
 		if u, err := url.Parse(o.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("openshift_ai.prometheus.url: %q is not an absolute http(s) URL (set it in the file or with %s)", o.Prometheus.URL, EnvPrometheusURL))
+		}
+	}
+	if p := o.Postgres; p.Enabled() {
+		if u, err := url.Parse(string(p.URL)); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("openshift_ai.postgres.url: %s is not a postgres:// or postgresql:// URL with a host (set it in the file or with %s)", p.URL.Redacted(), EnvDatabaseURL))
+		}
+		if p.MaxConns < 1 {
+			errs = append(errs, fmt.Errorf("openshift_ai.postgres.max_conns: %d, want at least 1", p.MaxConns))
+		}
+		if p.StatementTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("openshift_ai.postgres.statement_timeout: %s, want a positive duration", p.StatementTimeout))
+		}
+		if p.ConnectTimeout <= 0 {
+			errs = append(errs, fmt.Errorf("openshift_ai.postgres.connect_timeout: %s, want a positive duration", p.ConnectTimeout))
 		}
 	}
 	return errors.Join(errs...)

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -29,6 +32,9 @@ func TestLoadRefusesUnknownKeysAndBadValues(t *testing.T) {
 		{name: "wrong type", body: "openshift_ai:\n  prometheus: [1, 2]\n", wantErr: []string{"key openshift_ai.prometheus"}},
 		{name: "wrong type upstream", body: "security:\n  enable_auth: maybe\n", wantErr: []string{"key security.enable_auth"}},
 		{name: "bad URL", body: "openshift_ai:\n  prometheus: {url: 'ftp://x'}\n", wantErr: []string{"openshift_ai.prometheus.url", "ftp://x"}},
+		{name: "postgres URL of another scheme", body: "openshift_ai:\n  postgres: {url: 'mysql://u:hunter2@h/db'}\n", wantErr: []string{"openshift_ai.postgres.url", "mysql://u:xxxxx@h/db"}},
+		{name: "postgres pool and timeouts", body: "openshift_ai:\n  postgres: {url: 'postgresql://h/db', max_conns: 0, statement_timeout: 0s, connect_timeout: -1s}\n", wantErr: []string{"openshift_ai.postgres.max_conns", "openshift_ai.postgres.statement_timeout", "openshift_ai.postgres.connect_timeout"}},
+		{name: "postgres duration", body: "openshift_ai:\n  postgres: {statement_timeout: soon}\n", wantErr: []string{"soon", "not a duration"}},
 		{name: "relative URL", body: "openshift_ai:\n  prometheus: {url: '/prom'}\n", wantErr: []string{"openshift_ai.prometheus.url"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,4 +82,30 @@ func TestShippedDefaultLoads(t *testing.T) {
 	require.NotNil(t, c.Database.File)
 	assert.Equal(t, c.Database.File.Folder, "./data")
 	assert.Equal(t, []string{"./build/plugins"}, c.Plugin.ArchivePaths)
+}
+
+func TestDatabaseURLFromEnvironmentIsNeverPrinted(t *testing.T) {
+	t.Setenv(EnvPrometheusURL, "")
+	t.Setenv(EnvDatabaseURL, "postgresql://perses:hunter2@localhost:5432/perses_dev?sslmode=disable&password=hunter2")
+	c, err := Load(writeConfig(t, ""))
+	require.NoError(t, err)
+	assert.True(t, c.OpenShiftAI.Postgres.Enabled())
+	assert.Equal(t, "postgresql://perses:hunter2@localhost:5432/perses_dev?sslmode=disable&password=hunter2", string(c.OpenShiftAI.Postgres.URL))
+	for _, printed := range []string{fmt.Sprint(c.OpenShiftAI.Postgres.URL), fmt.Sprintf("%v", c.OpenShiftAI.Postgres), mustYAML(t, c.OpenShiftAI), mustJSON(t, c.OpenShiftAI)} {
+		assert.NotContains(t, printed, "hunter2")
+	}
+}
+
+func mustYAML(t *testing.T, v any) string {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

@@ -13,6 +13,9 @@ spec_src=$(src github.com/perses/spec "$spec_version")
 [ -d "$perses_src/ui" ] || { echo "ui: cannot find ui/ of github.com/perses/perses@$perses_version" >&2; exit 1; }
 [ -d "$spec_src/ts" ] || { echo "ui: cannot find ts/ of github.com/perses/spec@$spec_version" >&2; exit 1; }
 
+# build/ holds copies of upstream folders with Go files: a go.mod keeps them out of ./...
+mkdir -p "$out" && [ -f "$out/go.mod" ] || printf 'module build.invalid/ignored\n\ngo 1.26\n' > "$out/go.mod"
+
 if [ ! -f "$out/spec/.built" ]; then
   echo ">> ui: building @perses-dev/spec from github.com/perses/spec@$spec_version"
   rm -rf "$out/spec" && mkdir -p "$out" && cp -r "$spec_src/ts" "$out/spec" && chmod -R u+w "$out/spec"
