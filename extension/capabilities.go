@@ -6,6 +6,7 @@ import (
 	"github.com/openshift-ai/observability/extension/apidoc"
 	"github.com/openshift-ai/observability/extension/health"
 	"github.com/openshift-ai/observability/extension/host"
+	"github.com/openshift-ai/observability/extension/nameguard"
 	"github.com/openshift-ai/observability/extension/prometheus"
 )
 
@@ -20,6 +21,7 @@ type Capability struct {
 
 // Capabilities is the product, one line a capability.
 var Capabilities = []Capability{
+	{Name: "nameguard", Setup: nameguard.Setup},   // refuse "." and ".." as names: they are paths to upstream's file store
 	{Name: "health", Setup: health.Setup},         // GET /health: database and version
 	{Name: "prometheus", Setup: prometheus.Setup}, // the default Prometheus datasource
 	{Name: "apidoc", Setup: apidoc.Setup},         // the OpenAPI document of our endpoints

@@ -20,6 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
     || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "deps: Node.js $(node --version 2>/dev/null || echo missing) is too old: the UI build and playwright-core need Node.js 20 or newer (NodeSource's nodejs 20 package, or nvm)" >&2
+  exit 1
+fi
+
 if [ -f "$root/e2e/browser/package-lock.json" ]; then
   if [ ! -d "$root/e2e/browser/node_modules" ] || [ "$root/e2e/browser/package-lock.json" -nt "$root/e2e/browser/node_modules" ]; then
     echo ">> deps: npm ci (e2e/browser)"
