@@ -70,8 +70,10 @@ vet: upstream $(UPSTREAM)/ui/app/dist/.embedded
 unit: upstream $(UPSTREAM)/ui/app/dist/.embedded
 	go test -count=1 ./...
 
+# The e2e suite runs twice: on upstream's file database, then on PostgreSQL.
 e2e: build plugins
 	go test -count=1 -tags e2e -timeout 20m ./e2e/...
+	E2E_STORE=postgres go test -count=1 -tags e2e -timeout 20m ./e2e/...
 
 ## bench: long measurements against peers (not part of make test).
 bench: build plugins

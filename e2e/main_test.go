@@ -41,17 +41,19 @@ const (
 
 // components is what TestMain started and what the tests reach through the accessors below.
 type components struct {
-	repoRoot   string
-	tmp        string // lower-case: the file database lower-cases the whole path
-	dbFolder   string
-	persesURL  string
-	persesLog  string
-	promURL    string
-	persesBin  string
-	percliBin  string
-	pluginsDir string
-	mu         sync.Mutex // guards processes: isolated instances start from parallel tests
-	processes  []*process
+	repoRoot    string
+	tmp         string // lower-case: the file database lower-cases the whole path
+	dbFolder    string
+	persesURL   string
+	persesLog   string
+	promURL     string
+	persesBin   string
+	percliBin   string
+	pluginsDir  string
+	store       string     // "file" or "postgres" (E2E_STORE)
+	databaseURL string     // the shared server's PostgreSQL database, when store is postgres
+	mu          sync.Mutex // guards processes: isolated instances start from parallel tests
+	processes   []*process
 }
 
 var shared *components
@@ -107,7 +109,7 @@ func start() (*components, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &components{repoRoot: root}
+	c := &components{repoRoot: root, store: storeFromEnv()}
 	persesBin := binaryFromEnv("PERSES_BIN", filepath.Join(root, "bin", "perses"))
 	c.percliBin = binaryFromEnv("PERCLI_BIN", filepath.Join(root, "bin", "percli"))
 	c.pluginsDir = binaryFromEnv("PLUGINS_DIR", filepath.Join(root, "build", "plugins"))
@@ -128,13 +130,18 @@ func start() (*components, error) {
 	if err = c.startPrometheus(promBin); err != nil {
 		return c, err
 	}
+	if c.store == storePostgres {
+		if c.databaseURL, err = createDatabase(filepath.Base(c.tmp)); err != nil {
+			return c, err
+		}
+	}
 	if err = c.startPerses(persesBin); err != nil {
 		return c, err
 	}
 	if err = c.createSharedDatasource(); err != nil {
 		return c, fmt.Errorf("creating the shared GlobalDatasource: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: Perses %s, Prometheus %s, files in %s\n", c.persesURL, c.promURL, c.tmp)
+	fmt.Fprintf(os.Stderr, "e2e: Perses %s (%s store), Prometheus %s, files in %s\n", c.persesURL, c.store, c.promURL, c.tmp)
 	return c, nil
 }
 
@@ -164,7 +171,7 @@ func (c *components) startPrometheus(promBin string) error {
 
 func (c *components) startPerses(persesBin string) error {
 	c.persesBin = persesBin
-	inst, err := c.launchPerses(c.tmp)
+	inst, err := c.launchPerses(c.tmp, c.databaseURL)
 	if inst != nil {
 		c.persesURL, c.dbFolder, c.persesLog = inst.url, inst.dbFolder, inst.logPath
 	}
@@ -182,7 +189,8 @@ type persesInstance struct {
 
 // launchPerses starts bin/perses with a configuration whose database, plugin runtime
 // folder and log all live in dir (which must be lower-case), and waits until it is healthy.
-func (c *components) launchPerses(dir string) (*persesInstance, error) {
+// With a databaseURL, PostgreSQL at that URL is the store instead of the file database.
+func (c *components) launchPerses(dir, databaseURL string) (*persesInstance, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -232,6 +240,9 @@ provisioning:
 	cmd := exec.Command(c.persesBin, "--config", configPath, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--log.level", level)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PROMETHEUS_URL="+c.promURL)
+	if databaseURL != "" {
+		cmd.Env = append(cmd.Env, "DATABASE_URL="+databaseURL)
+	}
 	if inst.proc, err = c.spawn("perses", cmd, inst.logPath); err != nil {
 		return nil, err
 	}
@@ -252,7 +263,14 @@ func isolatedPerses(t *testing.T) *persesInstance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := shared.launchPerses(dir)
+	databaseURL := ""
+	if shared.store == storePostgres {
+		if databaseURL, err = createDatabase(filepath.Base(dir)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dropDatabase(filepath.Base(dir)) })
+	}
+	inst, err := shared.launchPerses(dir, databaseURL)
 	t.Cleanup(func() {
 		if inst != nil && inst.proc != nil {
 			inst.proc.stop()
@@ -293,6 +311,9 @@ func (c *components) stop(failed bool) {
 	c.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop()
+	}
+	if c.databaseURL != "" && !failed {
+		dropDatabase(filepath.Base(c.tmp))
 	}
 	if c.tmp == "" {
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/openshift-ai/observability/extension/host"
 	"github.com/openshift-ai/observability/extension/nameguard"
 	"github.com/openshift-ai/observability/extension/prometheus"
+	"github.com/openshift-ai/observability/extension/store"
 )
 
 // Capability is one thing the product adds. Prepare (optional) runs before upstream's
@@ -21,8 +22,9 @@ type Capability struct {
 
 // Capabilities is the product, one line a capability.
 var Capabilities = []Capability{
-	{Name: "nameguard", Setup: nameguard.Setup},   // refuse "." and ".." as names: they are paths to upstream's file store
-	{Name: "health", Setup: health.Setup},         // GET /health: database and version
-	{Name: "prometheus", Setup: prometheus.Setup}, // the default Prometheus datasource
-	{Name: "apidoc", Setup: apidoc.Setup},         // the OpenAPI document of our endpoints
+	{Name: "nameguard", Setup: nameguard.Setup},                 // refuse "." and ".." as names: they are paths to upstream's file store
+	{Name: "store", Prepare: store.Prepare, Setup: store.Setup}, // PostgreSQL as upstream's store, when configured
+	{Name: "health", Setup: health.Setup},                       // GET /health: database and version
+	{Name: "prometheus", Setup: prometheus.Setup},               // the default Prometheus datasource
+	{Name: "apidoc", Setup: apidoc.Setup},                       // the OpenAPI document of our endpoints
 }

@@ -20,6 +20,22 @@ if [ ${#need[@]} -gt 0 ]; then
     || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 
+# The databases the store tests use: the machine's PostgreSQL (127.0.0.1:5432) and
+# MariaDB (127.0.0.1:3306). Start the machine's own servers if they are installed but down.
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if [ -d /etc/postgresql ]; then
+    echo ">> deps: starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  fi
+fi
+if command -v mariadb-admin >/dev/null && ! mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
+  if [ -x /usr/sbin/mariadbd ]; then
+    echo ">> deps: starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+    for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 1; done
+  fi
+fi
+
 major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$major" -lt 20 ]; then
   echo "deps: Node.js $(node --version 2>/dev/null || echo missing) is too old: the UI build and playwright-core need Node.js 20 or newer (NodeSource's nodejs 20 package, or nvm)" >&2

@@ -52,6 +52,9 @@ type Postgres struct {
 	StatementTimeout Duration `json:"statement_timeout" yaml:"statement_timeout"`
 	// ConnectTimeout bounds opening a connection.
 	ConnectTimeout Duration `json:"connect_timeout" yaml:"connect_timeout"`
+	// CaseSensitive compares names as given; false lower-cases them, as upstream's
+	// database.*.case_sensitive does.
+	CaseSensitive bool `json:"case_sensitive" yaml:"case_sensitive"`
 }
 
 // Enabled says whether PostgreSQL is the store.
