@@ -23,8 +23,9 @@ import (
 // apiClient speaks the upstream Perses HTTP API of one server. Every call takes the
 // *testing.T of the (sub)test that makes it, so a failure stops the right goroutine.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	http  *http.Client
+	token string // sent as a bearer token when set
 }
 
 func newAPIClient(t *testing.T) *apiClient {
@@ -77,6 +78,9 @@ func (c *apiClient) doRaw(t *testing.T, method, requestURI string, body any) api
 
 func (c *apiClient) send(t *testing.T, req *http.Request) apiResponse {
 	t.Helper()
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	require.NoErrorf(t, err, "%s %s", req.Method, req.URL)
 	defer resp.Body.Close()

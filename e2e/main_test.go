@@ -15,6 +15,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,6 +192,35 @@ type persesInstance struct {
 // folder and log all live in dir (which must be lower-case), and waits until it is healthy.
 // With a databaseURL, PostgreSQL at that URL is the store instead of the file database.
 func (c *components) launchPerses(dir, databaseURL string) (*persesInstance, error) {
+	return c.launchPersesWith(dir, databaseURL, launchOptions{})
+}
+
+// launchOptions change the configuration launchPerses writes.
+type launchOptions struct {
+	// security replaces the security section (YAML, indented by two spaces).
+	security string
+	// provisioning lists folders upstream provisions resources from at start.
+	provisioning []string
+}
+
+const openSecurity = `  enable_auth: false
+  # 32 bytes; secrets are stored encrypted with it (the advisory tests check that).
+  encryption_key: "e2e-only-key-0123456789abcdefghi"
+  cookie:
+    secure: false
+`
+
+func (c *components) launchPersesWith(dir, databaseURL string, o launchOptions) (*persesInstance, error) {
+	if o.security == "" {
+		o.security = openSecurity
+	}
+	provisioning, err := json.Marshal(o.provisioning)
+	if err != nil {
+		return nil, err
+	}
+	if o.provisioning == nil {
+		provisioning = []byte("[]")
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -217,19 +247,14 @@ plugin:
   path: %q
   archive_paths: [%q]
 security:
-  enable_auth: false
-  # 32 bytes; secrets are stored encrypted with it (the advisory tests check that).
-  encryption_key: "e2e-only-key-0123456789abcdefghi"
-  cookie:
-    secure: false
-datasource:
+%sdatasource:
   global:
     disable: false
   project:
     disable: false
 provisioning:
-  folders: []
-`, inst.dbFolder, pluginsRuntime, c.pluginsDir)
+  folders: %s
+`, inst.dbFolder, pluginsRuntime, c.pluginsDir, o.security, provisioning)
 	if err = os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
