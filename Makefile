@@ -80,6 +80,7 @@ e2e: build plugins
 ## bench: long measurements against peers (not part of make test).
 bench: build plugins
 	hack/figures.sh
+	go run ./hack/benchstore
 
 clean:
 	rm -rf bin build $(UPSTREAM) data
