@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openshift-ai/observability/extension/config"
 	"github.com/perses/perses/pkg/extend"
 	upstreamConfig "github.com/perses/perses/pkg/model/api/config"
 	v1 "github.com/perses/perses/pkg/model/api/v1"
@@ -540,4 +541,26 @@ func TestLatestUpdateTimeAcrossInstances(t *testing.T) {
 	got, err := b.GetLatestUpdateTime([]v1.Kind{v1.KindDashboard})
 	require.NoError(t, err)
 	require.NotNil(t, got)
+}
+
+// TestUserKind: upstream's SQL store keeps users in a table named `user`, a reserved
+// word in PostgreSQL; ours stores every kind in one table and has no such name.
+func TestUserKind(t *testing.T) {
+	d, _ := newDAO(t)
+	u := &v1.User{Kind: v1.KindUser, Metadata: *v1.NewMetadata("alice"), Spec: v1.UserSpec{FirstName: "Alice"}}
+	require.NoError(t, d.Create(u))
+	got := &v1.User{}
+	require.NoError(t, d.Get(v1.KindUser, v1.NewMetadata("alice"), got))
+	assert.Equal(t, "Alice", got.Spec.FirstName)
+	var users []*v1.User
+	require.NoError(t, d.Query(mustQuery(t, v1.KindUser, "", ""), &users))
+	assert.Len(t, users, 1)
+}
+
+func TestNewRefusesBadURL(t *testing.T) {
+	for _, url := range []string{"", "postgresql://perses:hunter2@host:notaport/db"} {
+		_, err := New(context.Background(), config.Postgres{URL: config.Secret(url)})
+		require.Error(t, err, url)
+		assert.NotContains(t, err.Error(), "hunter2")
+	}
 }

@@ -115,6 +115,10 @@ func timeouts(cfg config.Postgres) (connect, statement time.Duration) {
 
 // connConfig parses the URL and applies the timeouts; the error never shows the password.
 func connConfig(cfg config.Postgres) (*pgx.ConnConfig, error) {
+	if cfg.URL == "" {
+		// pgx would fall back to PG* variables and a local socket: say it instead.
+		return nil, errors.New("postgres: no connection URL (openshift_ai.postgres.url or DATABASE_URL)")
+	}
 	cc, err := pgx.ParseConfig(string(cfg.URL))
 	if err != nil {
 		// pgx's parse errors quote the connection string: say only which URL, redacted.
