@@ -42,9 +42,12 @@ if [ "$major" -lt 20 ]; then
   exit 1
 fi
 
-if [ -f "$root/e2e/browser/package-lock.json" ]; then
-  if [ ! -d "$root/e2e/browser/node_modules" ] || [ "$root/e2e/browser/package-lock.json" -nt "$root/e2e/browser/node_modules" ]; then
-    echo ">> deps: npm ci (e2e/browser)"
-    (cd "$root/e2e/browser" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+# npm packages of the test components: the browser driver and the OIDC provider.
+for dir in e2e/browser hack/oidc; do
+  if [ -f "$root/$dir/package-lock.json" ]; then
+    if [ ! -d "$root/$dir/node_modules" ] || [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules" ]; then
+      echo ">> deps: npm ci ($dir)"
+      (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+    fi
   fi
-fi
+done

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the wrapper module in this folder (go.mod, go.sum, tools.go, stub/) that builds
-# kube-apiserver and etcd for the tests from the Go module proxy. Run it only to change the
-# Kubernetes version (KUBE_VERSION=v1.37.2 hack/kube/gen-gomod.sh); commit what it writes.
+# kube-apiserver, kube-controller-manager and etcd for the tests from the Go module proxy.
+# Run it only to change the Kubernetes version (KUBE_VERSION=v1.37.2 hack/kube/gen-gomod.sh);
+# commit what it writes.
 #
 # k8s.io/kubernetes points its staging modules at ./staging/..., which a module consumer does not
 # have: each is replaced here by its published release (v1.X.Y -> v0.X.Y). The proxy serves no
-# release of sample-controller and sample-cli-plugin; kube-apiserver imports neither, so an empty
+# release of sample-controller and sample-cli-plugin; none of the commands imports them, so an empty
 # local module stands in for each.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,6 +44,7 @@ package kubetools
 import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 )
 GO
 

@@ -208,12 +208,16 @@ function newProvider(issuer) {
 }
 
 // autoApprove completes the login and consent prompts at once: login as the user named by
-// the authorization request's login_hint (when configured) or else the first --user, and
-// grant every scope, claim and resource scope the request asked for.
+// the authorization request's login_hint (access_denied if it names no --user), else as the
+// first --user, and grant every scope, claim and resource scope the request asked for.
 async function autoApprove(provider, req, res) {
   const details = await provider.interactionDetails(req, res);
   const { prompt, params, session } = details;
   if (prompt.name === 'login') {
+    if (params.login_hint && !users.has(params.login_hint)) {
+      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: `no user ${params.login_hint}` }, { mergeWithLastSubmission: false });
+      return;
+    }
     const user = users.get(params.login_hint) ?? defaultUser;
     await provider.interactionFinished(req, res, { login: { accountId: user.name } }, { mergeWithLastSubmission: false });
     return;
