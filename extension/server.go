@@ -40,7 +40,7 @@ func NewServer(conf config.Config, o Options, caps []Capability) (*host.Host, er
 	if err != nil {
 		return nil, err
 	}
-	h := &host.Host{Config: conf, Runner: runner, Deps: deps, Registry: o.Registry, UpstreamStore: prep.DAO == nil}
+	h := &host.Host{Config: conf, Runner: runner, Deps: deps, Registry: o.Registry, UpstreamStore: prep.DAO == nil, Store: prep.DAO}
 	for _, c := range caps {
 		if c.Setup == nil {
 			continue

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -23,6 +24,8 @@ import (
 const (
 	EnvPrometheusURL = "PROMETHEUS_URL"
 	EnvDatabaseURL   = "DATABASE_URL"
+	// EnvDevelopmentMode switches development mode on ("true") or off ("false").
+	EnvDevelopmentMode = "DEVELOPMENT_MODE"
 )
 
 // Config is the whole configuration file.
@@ -39,6 +42,99 @@ type OpenShiftAI struct {
 	// Postgres, when its URL is set (or DATABASE_URL), is the store instead of upstream's
 	// file or MySQL database.
 	Postgres Postgres `json:"postgres" yaml:"postgres"`
+	// Kubernetes is the cluster the server asks about users and rights (TokenReview,
+	// SubjectAccessReview, namespaces), with its own credentials.
+	Kubernetes Kubernetes `json:"kubernetes" yaml:"kubernetes"`
+	// Identity says who a request comes from.
+	Identity Identity `json:"identity" yaml:"identity"`
+	// Access says what that identity may do: a Perses project is a namespace.
+	Access Access `json:"access" yaml:"access"`
+}
+
+// Kubernetes is how the server reaches the cluster.
+type Kubernetes struct {
+	// Kubeconfig is a kubeconfig file (its current context) for the server's own
+	// credentials; empty means the in-cluster service account.
+	Kubeconfig string `json:"kubeconfig" yaml:"kubeconfig"`
+	// QPS and Burst bound the server's requests to the API server.
+	QPS   float32 `json:"qps" yaml:"qps"`
+	Burst int     `json:"burst" yaml:"burst"`
+	// Timeout bounds each request to the API server (a review that does not come back
+	// in time is answered 503, never allowed).
+	Timeout Duration `json:"timeout" yaml:"timeout"`
+}
+
+// Identity configures authentication. Any of its modes turns upstream's authentication
+// on (security.enable_auth) with the extension as its provider.
+type Identity struct {
+	Development Development `json:"development" yaml:"development"`
+	TokenReview TokenReview `json:"token_review" yaml:"token_review"`
+	OIDC        OIDC        `json:"oidc" yaml:"oidc"`
+}
+
+// Enabled says whether the extension authenticates requests.
+func (i Identity) Enabled() bool {
+	return i.Development.Enabled || i.TokenReview.Enabled || i.OIDC.Enabled()
+}
+
+// Development is a fixed identity for a developer's machine.
+type Development struct {
+	// Enabled (or DEVELOPMENT_MODE=true) makes every request come from User.
+	Enabled bool `json:"enabled" yaml:"enabled"`
+	// Force allows development mode on an address that is not loopback.
+	Force bool `json:"force" yaml:"force"`
+	// User and Groups are the developer's identity.
+	User   string   `json:"user" yaml:"user"`
+	Groups []string `json:"groups" yaml:"groups"`
+}
+
+// TokenReview validates bearer tokens (OpenShift OAuth, service accounts) with the
+// cluster's TokenReview API, caching each answer by the token's SHA-256.
+type TokenReview struct {
+	Enabled bool `json:"enabled" yaml:"enabled"`
+	// SuccessTTL and FailureTTL are how long an accepted and a refused token are
+	// remembered.
+	SuccessTTL Duration `json:"success_ttl" yaml:"success_ttl"`
+	FailureTTL Duration `json:"failure_ttl" yaml:"failure_ttl"`
+	// Audiences, when set, are sent with each review (the token must be meant for one).
+	Audiences []string `json:"audiences" yaml:"audiences"`
+}
+
+// OIDC verifies JWT bearer tokens of an external issuer locally.
+type OIDC struct {
+	// Issuer is the issuer URL (its discovery document and keys are fetched from it).
+	Issuer string `json:"issuer" yaml:"issuer"`
+	// Audience is the client id the tokens must be issued for.
+	Audience string `json:"audience" yaml:"audience"`
+	// UsernameClaim and GroupsClaim name the claims holding the user name and groups.
+	UsernameClaim string `json:"username_claim" yaml:"username_claim"`
+	GroupsClaim   string `json:"groups_claim" yaml:"groups_claim"`
+	// UsernamePrefix and GroupsPrefix are prepended (e.g. "oidc:"), as kube-apiserver's
+	// --oidc-username-prefix does, so that issuer names cannot pose as cluster users.
+	UsernamePrefix string `json:"username_prefix" yaml:"username_prefix"`
+	GroupsPrefix   string `json:"groups_prefix" yaml:"groups_prefix"`
+	// Algorithms is the signature algorithm allowlist.
+	Algorithms []string `json:"algorithms" yaml:"algorithms"`
+	// CAFile is a PEM bundle trusted for the issuer's TLS (empty: the system's).
+	CAFile string `json:"ca_file" yaml:"ca_file"`
+}
+
+// Enabled says whether OIDC tokens are accepted.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// Access configures authorization by SubjectAccessReview.
+type Access struct {
+	// APIGroup is the group of the resources reviewed (dashboards, datasources, ...).
+	APIGroup string `json:"api_group" yaml:"api_group"`
+	// AllowTTL and DenyTTL are how long a decision is remembered.
+	AllowTTL Duration `json:"allow_ttl" yaml:"allow_ttl"`
+	DenyTTL  Duration `json:"deny_ttl" yaml:"deny_ttl"`
+	// Projects says where the namespaces a user may see come from: "openshift" (the
+	// user's project.openshift.io list), "kubernetes" (reviews over a watched namespace
+	// list) or "auto" (openshift when the cluster serves it).
+	Projects string `json:"projects" yaml:"projects"`
+	// ProjectsTTL is how long a user's project list is remembered.
+	ProjectsTTL Duration `json:"projects_ttl" yaml:"projects_ttl"`
 }
 
 // Postgres configures the PostgreSQL store.
@@ -75,6 +171,31 @@ const (
 	DefaultPostgresMaxConns       = 10
 	DefaultPostgresStatementLimit = Duration(5 * time.Second)
 	DefaultPostgresConnectTimeout = Duration(5 * time.Second)
+	DefaultKubernetesQPS          = 50
+	DefaultKubernetesBurst        = 100
+	DefaultKubernetesTimeout      = Duration(5 * time.Second)
+	DefaultDeveloper              = "developer"
+	DefaultTokenSuccessTTL        = Duration(2 * time.Minute)
+	DefaultTokenFailureTTL        = Duration(10 * time.Second)
+	DefaultUsernameClaim          = "preferred_username"
+	DefaultGroupsClaim            = "groups"
+	DefaultAPIGroup               = "perses.openshift.io"
+	DefaultAllowTTL               = Duration(time.Minute)
+	DefaultDenyTTL                = Duration(10 * time.Second)
+	DefaultProjectsTTL            = Duration(30 * time.Second)
+)
+
+// DefaultDeveloperGroups are the development identity's groups.
+var DefaultDeveloperGroups = []string{"system:authenticated", "developers"}
+
+// DefaultOIDCAlgorithms is the signature allowlist: asymmetric algorithms only.
+var DefaultOIDCAlgorithms = []string{"RS256", "ES256"}
+
+// ProjectsSource values.
+const (
+	ProjectsAuto       = "auto"
+	ProjectsOpenShift  = "openshift"
+	ProjectsKubernetes = "kubernetes"
 )
 
 // Load reads the file (upstream's keys and ours), applies PERSES_* variables as upstream
@@ -87,6 +208,13 @@ func Load(file string) (Config, error) {
 			StatementTimeout: DefaultPostgresStatementLimit,
 			ConnectTimeout:   DefaultPostgresConnectTimeout,
 		},
+		Kubernetes: Kubernetes{QPS: DefaultKubernetesQPS, Burst: DefaultKubernetesBurst, Timeout: DefaultKubernetesTimeout},
+		Identity: Identity{
+			Development: Development{User: DefaultDeveloper},
+			TokenReview: TokenReview{SuccessTTL: DefaultTokenSuccessTTL, FailureTTL: DefaultTokenFailureTTL},
+			OIDC:        OIDC{UsernameClaim: DefaultUsernameClaim, GroupsClaim: DefaultGroupsClaim},
+		},
+		Access: Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
 	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
@@ -97,7 +225,47 @@ func Load(file string) (Config, error) {
 	if v, ok := os.LookupEnv(EnvDatabaseURL); ok && v != "" {
 		c.OpenShiftAI.Postgres.URL = Secret(v)
 	}
-	return c, c.OpenShiftAI.Validate()
+	if v, ok := os.LookupEnv(EnvDevelopmentMode); ok && v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("%s: %q is not true or false", EnvDevelopmentMode, v)
+		}
+		c.OpenShiftAI.Identity.Development.Enabled = on
+	}
+	id := &c.OpenShiftAI.Identity
+	if id.Development.Enabled && id.Development.Groups == nil {
+		id.Development.Groups = DefaultDeveloperGroups
+	}
+	if id.OIDC.Enabled() && len(id.OIDC.Algorithms) == 0 {
+		id.OIDC.Algorithms = DefaultOIDCAlgorithms
+	}
+	if err := c.OpenShiftAI.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.delegateAuthentication(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// delegateAuthentication turns upstream's authentication on with a delegated
+// (Kubernetes-style) provider when the extension authenticates: upstream then calls
+// the extension's provider on every protected route, keeps its own user, role and
+// login endpoints off, and tells clients (GET /api/config) that tokens are Kubernetes
+// bearer tokens. Upstream's own providers cannot be combined with ours.
+func (c *Config) delegateAuthentication() error {
+	if !c.OpenShiftAI.Identity.Enabled() {
+		return nil
+	}
+	p := c.Security.Authentication.Providers
+	if p.EnableNative || len(p.OIDC) > 0 || len(p.OAuth) > 0 {
+		return errors.New("security.authentication.providers: openshift_ai.identity replaces upstream's native, OIDC and OAuth providers; remove them")
+	}
+	c.Security.EnableAuth = true
+	c.Security.Authentication.Providers.KubernetesProvider.Enable = true
+	c.Security.Authorization.Provider.Kubernetes.Enable = true
+	c.Security.Authorization.Provider.Native.Enable = false
+	return nil
 }
 
 // Validate reports every problem of the openshift_ai section, each naming its key.
@@ -122,7 +290,91 @@ func (o OpenShiftAI) Validate() error {
 			errs = append(errs, fmt.Errorf("openshift_ai.postgres.connect_timeout: %s, want a positive duration", p.ConnectTimeout))
 		}
 	}
+	errs = append(errs, o.validateIdentity()...)
 	return errors.Join(errs...)
+}
+
+func (o OpenShiftAI) validateIdentity() []error {
+	var errs []error
+	id, k := o.Identity, o.Kubernetes
+	positive := func(key string, d Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %s, want a positive duration", key, d))
+		}
+	}
+	if id.Development.Enabled {
+		if strings.TrimSpace(id.Development.User) == "" {
+			errs = append(errs, errors.New("openshift_ai.identity.development.user: empty, want the developer's user name"))
+		}
+		if id.TokenReview.Enabled || id.OIDC.Enabled() {
+			errs = append(errs, errors.New("openshift_ai.identity.development: cannot be combined with token_review or oidc (every request would be the developer)"))
+		}
+	}
+	if id.TokenReview.Enabled {
+		positive("openshift_ai.identity.token_review.success_ttl", id.TokenReview.SuccessTTL)
+		positive("openshift_ai.identity.token_review.failure_ttl", id.TokenReview.FailureTTL)
+	}
+	if oc := id.OIDC; oc.Enabled() {
+		if u, err := url.Parse(oc.Issuer); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) || u.Host == "" {
+			errs = append(errs, fmt.Errorf("openshift_ai.identity.oidc.issuer: %q is not an https URL (http only on loopback)", oc.Issuer))
+		}
+		if oc.Audience == "" {
+			errs = append(errs, errors.New("openshift_ai.identity.oidc.audience: empty, want the client id tokens are issued for"))
+		}
+		if oc.UsernameClaim == "" {
+			errs = append(errs, errors.New("openshift_ai.identity.oidc.username_claim: empty"))
+		}
+		for _, a := range oc.Algorithms {
+			if !allowedAlgorithms[a] {
+				errs = append(errs, fmt.Errorf("openshift_ai.identity.oidc.algorithms: %q is not an asymmetric JWS algorithm (RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA)", a))
+			}
+		}
+	}
+	if id.TokenReview.Enabled || id.OIDC.Enabled() || o.Access.Enabled(id) {
+		if k.QPS <= 0 || k.Burst < 1 {
+			errs = append(errs, fmt.Errorf("openshift_ai.kubernetes.qps/burst: %v/%d, want positive", k.QPS, k.Burst))
+		}
+		positive("openshift_ai.kubernetes.timeout", k.Timeout)
+		if k.Kubeconfig != "" {
+			if _, err := os.Stat(k.Kubeconfig); err != nil {
+				errs = append(errs, fmt.Errorf("openshift_ai.kubernetes.kubeconfig: %v", err))
+			}
+		}
+	}
+	if o.Access.Enabled(id) {
+		a := o.Access
+		if a.APIGroup == "" || strings.ContainsAny(a.APIGroup, "/ ") {
+			errs = append(errs, fmt.Errorf("openshift_ai.access.api_group: %q, want an API group such as %s", a.APIGroup, DefaultAPIGroup))
+		}
+		positive("openshift_ai.access.allow_ttl", a.AllowTTL)
+		positive("openshift_ai.access.deny_ttl", a.DenyTTL)
+		positive("openshift_ai.access.projects_ttl", a.ProjectsTTL)
+		switch a.Projects {
+		case ProjectsAuto, ProjectsOpenShift, ProjectsKubernetes:
+		default:
+			errs = append(errs, fmt.Errorf("openshift_ai.access.projects: %q, want auto, openshift or kubernetes", a.Projects))
+		}
+	}
+	return errs
+}
+
+// Enabled says whether decisions are made by SubjectAccessReview: whenever tokens or
+// OIDC identify users. Development mode asks no cluster: the developer may do everything.
+func (a Access) Enabled(id Identity) bool {
+	return id.TokenReview.Enabled || id.OIDC.Enabled()
+}
+
+var allowedAlgorithms = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true, "ES256": true, "ES384": true, "ES512": true,
+	"PS256": true, "PS384": true, "PS512": true, "EdDSA": true,
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): `)

@@ -19,6 +19,8 @@ type Host struct {
 	// UpstreamStore is true when upstream built the store from the configuration (no
 	// capability supplied one).
 	UpstreamStore bool
+	// Store is the store a capability prepared (nil when UpstreamStore).
+	Store extend.DAO
 }
 
 // Prepare is what a capability may supply before the server is built.

@@ -19,6 +19,7 @@ import (
 	"github.com/perses/perses/pkg/extend"
 	modelAPI "github.com/perses/perses/pkg/model/api"
 	v1 "github.com/perses/perses/pkg/model/api/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -43,17 +44,42 @@ func Setup(h *host.Host) error {
 	if !pg.Enabled() {
 		return nil
 	}
+	u, ok := h.Store.(Unavailable503)
+	if !ok {
+		return fmt.Errorf("store: the prepared store is %T, not PostgreSQL's", h.Store)
+	}
+	dao, ok := u.DAO.(*postgres.DAO)
+	if !ok {
+		return fmt.Errorf("store: the prepared store is %T, not PostgreSQL's", u.DAO)
+	}
 	authz := h.Deps.Service().GetAuthorization()
-	listener := postgres.NewListener(pg, func(kind string) {
-		if !permissionKind(kind) {
+	listener := postgres.NewListener(pg, func(c postgres.Change) {
+		dao.Follow(c)
+		if c.Key || !(c.Resync || permissionKind(c.Kind)) {
 			return
 		}
 		if err := authz.RefreshPermissions(); err != nil {
 			logrus.WithError(err).Warn("store: refreshing permissions after a change of another replica")
 		}
-	})
+	}).OnDeaf(dao.Deaf)
 	h.Runner.WithTasks(listenTask{listener})
+	registerCacheMetrics(h, dao)
 	return nil
+}
+
+// registerCacheMetrics exposes the document cache's hits and misses.
+func registerCacheMetrics(h *host.Host, dao *postgres.DAO) {
+	for _, m := range []struct {
+		name, help string
+		value      func() float64
+	}{
+		{"cache_hits_total", "Reads of single documents answered by the replica's cache.", func() float64 { hits, _ := dao.CacheStats(); return float64(hits) }},
+		{"cache_misses_total", "Reads of single documents that went to PostgreSQL while the cache was on.", func() float64 { _, misses := dao.CacheStats(); return float64(misses) }},
+	} {
+		h.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: host.MetricNamespace, Subsystem: "store", Name: m.name, Help: m.help,
+		}, m.value))
+	}
 }
 
 // permissionKind says whether a change of kind alters who may do what.
@@ -62,7 +88,7 @@ func permissionKind(kind string) bool {
 	case v1.KindRole, v1.KindRoleBinding, v1.KindGlobalRole, v1.KindGlobalRoleBinding, v1.KindUser:
 		return true
 	}
-	return kind == postgres.AllKinds
+	return false
 }
 
 // listenTask runs the listener for as long as the server runs.

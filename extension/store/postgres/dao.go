@@ -67,6 +67,7 @@ type DAO struct {
 	opTimeout     time.Duration
 	pingTimeout   time.Duration
 	caseSensitive bool
+	cache         *docCache
 }
 
 // Option changes how New builds the DAO.
@@ -95,6 +96,7 @@ func New(_ context.Context, cfg config.Postgres, opts ...Option) (*DAO, error) {
 		cfg:         cfg,
 		opTimeout:   connect + statement,
 		pingTimeout: connect,
+		cache:       newDocCache(),
 	}
 	for _, o := range opts {
 		o(d)
@@ -210,6 +212,7 @@ func (d *DAO) Create(entity modelAPI.Entity) error {
 	ctx, cancel := d.ctx()
 	defer cancel()
 	tag, err := d.pool.Exec(ctx, sqlCreate, k.kind, k.project, k.name, doc)
+	d.cache.drop(k) // whatever the outcome: a timed-out statement may still have committed
 	if err != nil {
 		return storeErr("create", err)
 	}
@@ -225,6 +228,7 @@ func (d *DAO) Upsert(entity modelAPI.Entity) error {
 	if err != nil {
 		return err
 	}
+	defer d.cache.drop(k)
 	return d.retry("upsert", func(ctx context.Context) error {
 		_, err := d.pool.Exec(ctx, sqlUpsert, k.kind, k.project, k.name, doc)
 		return err
@@ -249,15 +253,18 @@ func (d *DAO) Get(kind v1.Kind, metadata modelAPI.Metadata, entity modelAPI.Enti
 	if err != nil {
 		return err
 	}
-	var doc []byte
-	err = d.retry("get", func(ctx context.Context) error {
-		return d.pool.QueryRow(ctx, sqlGet, k.kind, k.project, k.name).Scan(&doc)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return &extend.StoreError{Key: k.String(), Code: 404}
-	}
-	if err != nil {
-		return err
+	doc, gen, cached := d.cache.get(k)
+	if !cached {
+		err = d.retry("get", func(ctx context.Context) error {
+			return d.pool.QueryRow(ctx, sqlGet, k.kind, k.project, k.name).Scan(&doc)
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &extend.StoreError{Key: k.String(), Code: 404}
+		}
+		if err != nil {
+			return err
+		}
+		d.cache.fill(k, doc, gen)
 	}
 	return json.Unmarshal(doc, entity)
 }
@@ -271,6 +278,7 @@ func (d *DAO) Delete(kind v1.Kind, metadata modelAPI.Metadata) error {
 	ctx, cancel := d.ctx()
 	defer cancel()
 	tag, err := d.pool.Exec(ctx, sqlDelete, k.kind, k.project, k.name)
+	d.cache.drop(k)
 	if err != nil {
 		return storeErr("delete", err)
 	}
@@ -381,7 +389,9 @@ func (d *DAO) DeleteByQuery(q extend.Query) error {
 	}
 	ctx, cancel := d.ctx()
 	defer cancel()
-	if _, err := d.pool.Exec(ctx, sqlDeleteByQuery, kind, project, pattern); err != nil {
+	_, err = d.pool.Exec(ctx, sqlDeleteByQuery, kind, project, pattern)
+	d.cache.dropKind(kind)
+	if err != nil {
 		return storeErr("delete by query", err)
 	}
 	return nil

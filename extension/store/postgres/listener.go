@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,9 +14,27 @@ import (
 // Channel is the notification channel every write notifies, with the kind as payload.
 const Channel = "perses_changes"
 
-// AllKinds is passed to a Listener's callback whenever it (re)starts listening:
+// KeyChannel is the channel every write notifies with the row's key as payload: kind,
+// project and name separated by keySeparator (migration 002).
+const KeyChannel = "perses_keys"
+
+const keySeparator = "\x1f"
+
+// AllKinds is the Kind of the Change a Listener reports whenever it (re)starts listening:
 // notifications sent while it was not listening are lost, so anything may have changed.
 const AllKinds = ""
+
+// Change is one report of a Listener.
+type Change struct {
+	// Kind changed (from Channel; AllKinds with Resync).
+	Kind string
+	// Project and Name of the row that changed, when the report is a key (KeyChannel).
+	Project, Name string
+	// Key says the report names one row; otherwise it names a kind, or everything.
+	Key bool
+	// Resync: the listener just (re)started listening and may have missed writes.
+	Resync bool
+}
 
 // Backoff between reconnection attempts of a Listener.
 const (
@@ -30,14 +49,23 @@ const (
 // outside the pool, and reconnects with backoff when that connection breaks.
 type Listener struct {
 	cfg      config.Postgres
-	onChange func(kind string)
+	onChange func(Change)
+	onDeaf   func()
 }
 
-// NewListener returns a listener that calls onChange with the kind of every write
-// (several writes of one kind in one transaction call it once), and with AllKinds each
-// time it starts listening. onChange runs on the listener's goroutine: keep it short.
-func NewListener(cfg config.Postgres, onChange func(kind string)) *Listener {
+// NewListener returns a listener that calls onChange for every write twice: once with
+// its kind (several writes of one kind in one transaction report it once) and once with
+// its key; and with a Resync change each time it starts listening. onChange runs on the
+// listener's goroutine: keep it short.
+func NewListener(cfg config.Postgres, onChange func(Change)) *Listener {
 	return &Listener{cfg: cfg, onChange: onChange}
+}
+
+// OnDeaf sets f to be called whenever the listener stops hearing writes (its connection
+// broke): until the next Resync, whoever follows the changes must not trust a cache.
+func (l *Listener) OnDeaf(f func()) *Listener {
+	l.onDeaf = f
+	return l
 }
 
 // Run listens until ctx ends, then returns ctx's error. It never gives up on PostgreSQL.
@@ -46,6 +74,9 @@ func (l *Listener) Run(ctx context.Context) error {
 	for {
 		started := time.Now()
 		err := l.listen(ctx)
+		if l.onDeaf != nil {
+			l.onDeaf()
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -81,10 +112,12 @@ func (l *Listener) listen(ctx context.Context) error {
 		return storeErr("listen", err)
 	}
 	defer conn.Close(context.Background()) //nolint:errcheck
-	if _, err := conn.Exec(connectCtx, "LISTEN "+Channel); err != nil {
-		return storeErr("listen", err)
+	for _, ch := range []string{Channel, KeyChannel} {
+		if _, err := conn.Exec(connectCtx, "LISTEN "+ch); err != nil {
+			return storeErr("listen", err)
+		}
 	}
-	l.onChange(AllKinds)
+	l.onChange(Change{Kind: AllKinds, Resync: true})
 	for {
 		// Wake up now and then to ping: a connection whose peer vanished without a
 		// reset would otherwise wait forever, deaf to every write.
@@ -93,7 +126,7 @@ func (l *Listener) listen(ctx context.Context) error {
 		cancelWait()
 		switch {
 		case err == nil:
-			l.onChange(n.Payload)
+			l.onChange(parse(n.Channel, n.Payload))
 		case ctx.Err() == nil && pgconn.Timeout(err):
 			pingCtx, cancelPing := context.WithTimeout(ctx, connect)
 			err = conn.Ping(pingCtx)
@@ -105,4 +138,17 @@ func (l *Listener) listen(ctx context.Context) error {
 			return storeErr("wait for notification", err)
 		}
 	}
+}
+
+// parse reads a notification of Channel or KeyChannel.
+func parse(channel, payload string) Change {
+	if channel != KeyChannel {
+		return Change{Kind: payload}
+	}
+	parts := strings.SplitN(payload, keySeparator, 3)
+	if len(parts) != 3 {
+		// Not a key: treat it as a change of everything of that kind.
+		return Change{Kind: parts[0]}
+	}
+	return Change{Kind: parts[0], Project: parts[1], Name: parts[2], Key: true}
 }

@@ -15,7 +15,12 @@ func startListener(t *testing.T, url string) <-chan string {
 	kinds := make(chan string, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- NewListener(testConfig(url), func(kind string) { kinds <- kind }).Run(ctx) }()
+	report := func(c Change) {
+		if !c.Key {
+			kinds <- c.Kind
+		}
+	}
+	go func() { done <- NewListener(testConfig(url), report).Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		require.ErrorIs(t, <-done, context.Canceled)

@@ -37,7 +37,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	ctx := migrateCtx(t)
 	latest, err := LatestVersion()
 	require.NoError(t, err)
-	require.Equal(t, uint(1), latest)
+	require.Equal(t, uint(2), latest)
 
 	steps := []struct {
 		direction   string
@@ -82,7 +82,7 @@ func TestMigrationsTableIsMigrateCLIs(t *testing.T) {
 	var version int64
 	var dirty bool
 	require.NoError(t, conn.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations").Scan(&version, &dirty))
-	assert.Equal(t, int64(1), version)
+	assert.Equal(t, int64(2), version)
 	assert.False(t, dirty)
 }
 
@@ -116,7 +116,7 @@ func TestConcurrentInitMigratesOnce(t *testing.T) {
 	}
 	version, dirty, err := Version(migrateCtx(t), url)
 	require.NoError(t, err)
-	assert.Equal(t, uint(1), version)
+	assert.Equal(t, uint(2), version)
 	assert.False(t, dirty)
 }
 
@@ -129,12 +129,12 @@ func TestStartRefusesSchemaItCannotUse(t *testing.T) {
 		{
 			name:    "dirty",
 			tamper:  "UPDATE schema_migrations SET dirty = true",
-			wantErr: []string{"dirty at version 1", "force 1"},
+			wantErr: []string{"dirty at version 2", "force 2"},
 		},
 		{
 			name:    "newer than this binary",
 			tamper:  "UPDATE schema_migrations SET version = 42",
-			wantErr: []string{"version 42", "newer than version 1"},
+			wantErr: []string{"version 42", "newer than version 2"},
 		},
 	}
 	for _, c := range cases {
