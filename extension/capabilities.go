@@ -3,9 +3,11 @@
 package extension
 
 import (
+	"github.com/openshift-ai/observability/extension/access"
 	"github.com/openshift-ai/observability/extension/apidoc"
 	"github.com/openshift-ai/observability/extension/health"
 	"github.com/openshift-ai/observability/extension/host"
+	"github.com/openshift-ai/observability/extension/identity"
 	"github.com/openshift-ai/observability/extension/nameguard"
 	"github.com/openshift-ai/observability/extension/prometheus"
 	"github.com/openshift-ai/observability/extension/store"
@@ -22,9 +24,11 @@ type Capability struct {
 
 // Capabilities is the product, one line a capability.
 var Capabilities = []Capability{
-	{Name: "nameguard", Setup: nameguard.Setup},                 // refuse "." and ".." as names: they are paths to upstream's file store
-	{Name: "store", Prepare: store.Prepare, Setup: store.Setup}, // PostgreSQL as upstream's store, when configured
-	{Name: "health", Setup: health.Setup},                       // GET /health: database and version
-	{Name: "prometheus", Setup: prometheus.Setup},               // the default Prometheus datasource
-	{Name: "apidoc", Setup: apidoc.Setup},                       // the OpenAPI document of our endpoints
+	{Name: "identity", Prepare: identity.Prepare, Setup: identity.Setup}, // who a request comes from: development mode, TokenReview, OIDC; upstream's authorization provider
+	{Name: "nameguard", Setup: nameguard.Setup},                          // refuse "." and ".." as names: they are paths to upstream's file store
+	{Name: "store", Prepare: store.Prepare, Setup: store.Setup},          // PostgreSQL as upstream's store, when configured
+	{Name: "access", Prepare: access.Prepare, Setup: access.Setup},       // what a user may do: SubjectAccessReview per namespace, projects on demand
+	{Name: "health", Setup: health.Setup},                                // GET /health: database and version
+	{Name: "prometheus", Setup: prometheus.Setup},                        // the default Prometheus datasource
+	{Name: "apidoc", Setup: apidoc.Setup},                                // the OpenAPI document of our endpoints
 }

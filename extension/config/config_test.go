@@ -78,7 +78,11 @@ func TestShippedDefaultLoads(t *testing.T) {
 	t.Setenv(EnvPrometheusURL, "")
 	c, err := Load(filepath.Join("..", "..", "perses-config.yaml"))
 	require.NoError(t, err)
-	assert.False(t, c.Security.EnableAuth)
+	// Development mode: upstream's authentication on, with the extension as provider.
+	assert.True(t, c.OpenShiftAI.Identity.Development.Enabled)
+	assert.True(t, c.Security.EnableAuth)
+	assert.True(t, c.Security.Authorization.Provider.Kubernetes.Enable)
+	assert.False(t, c.Security.Authorization.Provider.Native.Enable)
 	require.NotNil(t, c.Database.File)
 	assert.Equal(t, c.Database.File.Folder, "./data")
 	assert.Equal(t, []string{"./build/plugins"}, c.Plugin.ArchivePaths)
@@ -108,4 +112,73 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestIdentityAndAccess(t *testing.T) {
+	kubeconfig := writeConfig(t, "apiVersion: v1\nkind: Config\n")
+	for _, tc := range []struct {
+		name    string
+		env     string // DEVELOPMENT_MODE
+		body    string
+		wantErr []string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "off by default", body: "", check: func(t *testing.T, c Config) {
+			assert.False(t, c.OpenShiftAI.Identity.Enabled())
+			assert.False(t, c.Security.EnableAuth)
+		}},
+		{name: "development from the environment", env: "true", body: "", check: func(t *testing.T, c Config) {
+			d := c.OpenShiftAI.Identity.Development
+			assert.True(t, d.Enabled)
+			assert.Equal(t, DefaultDeveloper, d.User)
+			assert.Equal(t, DefaultDeveloperGroups, d.Groups)
+			assert.True(t, c.Security.EnableAuth)
+			assert.True(t, c.Security.Authentication.Providers.KubernetesProvider.Enable)
+		}},
+		{name: "environment turns development off", env: "false", body: "openshift_ai:\n  identity:\n    development: {enabled: true}\n", check: func(t *testing.T, c Config) {
+			assert.False(t, c.OpenShiftAI.Identity.Development.Enabled)
+			assert.False(t, c.Security.EnableAuth)
+		}},
+		{name: "development groups from the file", body: "openshift_ai:\n  identity:\n    development: {enabled: true, user: ada, groups: [team-a]}\n", check: func(t *testing.T, c Config) {
+			assert.Equal(t, "ada", c.OpenShiftAI.Identity.Development.User)
+			assert.Equal(t, []string{"team-a"}, c.OpenShiftAI.Identity.Development.Groups)
+		}},
+		{name: "bad DEVELOPMENT_MODE", env: "yes please", wantErr: []string{EnvDevelopmentMode, "yes please"}},
+		{name: "development user empty", body: "openshift_ai:\n  identity:\n    development: {enabled: true, user: ' '}\n", wantErr: []string{"openshift_ai.identity.development.user"}},
+		{name: "development with tokens", body: "openshift_ai:\n  kubernetes: {kubeconfig: " + kubeconfig + "}\n  identity:\n    development: {enabled: true}\n    token_review: {enabled: true}\n", wantErr: []string{"cannot be combined"}},
+		{name: "token review and access defaults", body: "openshift_ai:\n  kubernetes: {kubeconfig: " + kubeconfig + "}\n  identity:\n    token_review: {enabled: true}\n", check: func(t *testing.T, c Config) {
+			o := c.OpenShiftAI
+			assert.Equal(t, DefaultTokenSuccessTTL, o.Identity.TokenReview.SuccessTTL)
+			assert.Equal(t, DefaultTokenFailureTTL, o.Identity.TokenReview.FailureTTL)
+			assert.True(t, o.Access.Enabled(o.Identity))
+			assert.Equal(t, DefaultAPIGroup, o.Access.APIGroup)
+			assert.Equal(t, DefaultAllowTTL, o.Access.AllowTTL)
+			assert.Equal(t, DefaultDenyTTL, o.Access.DenyTTL)
+			assert.Equal(t, ProjectsAuto, o.Access.Projects)
+			assert.True(t, c.Security.EnableAuth)
+		}},
+		{name: "every identity and access problem at once", body: "openshift_ai:\n  kubernetes: {kubeconfig: /nonexistent/kubeconfig, qps: 0, timeout: 0s}\n  identity:\n    token_review: {enabled: true, success_ttl: 0s, failure_ttl: -1s}\n    oidc: {issuer: 'http://idp.example.com', algorithms: [HS256, none], username_claim: ''}\n  access: {api_group: 'a/b', allow_ttl: 0s, deny_ttl: 0s, projects_ttl: 0s, projects: maybe}\n",
+			wantErr: []string{"token_review.success_ttl", "token_review.failure_ttl", "oidc.issuer", "oidc.audience", "oidc.username_claim", `"HS256"`, `"none"`,
+				"kubernetes.qps", "kubernetes.timeout", "kubernetes.kubeconfig", "access.api_group", "access.allow_ttl", "access.deny_ttl", "access.projects_ttl", "access.projects"}},
+		{name: "oidc over http on loopback, default algorithms", body: "openshift_ai:\n  kubernetes: {kubeconfig: " + kubeconfig + "}\n  identity:\n    oidc: {issuer: 'http://127.0.0.1:5556', audience: perses}\n", check: func(t *testing.T, c Config) {
+			assert.Equal(t, DefaultOIDCAlgorithms, c.OpenShiftAI.Identity.OIDC.Algorithms)
+			assert.Equal(t, DefaultUsernameClaim, c.OpenShiftAI.Identity.OIDC.UsernameClaim)
+		}},
+		{name: "upstream's own providers conflict", body: "security:\n  enable_auth: true\n  authentication:\n    providers: {enable_native: true}\nopenshift_ai:\n  identity:\n    development: {enabled: true}\n", wantErr: []string{"security.authentication.providers", "replaces"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvPrometheusURL, "")
+			t.Setenv(EnvDevelopmentMode, tc.env)
+			c, err := Load(writeConfig(t, tc.body))
+			if len(tc.wantErr) > 0 {
+				require.Error(t, err)
+				for _, w := range tc.wantErr {
+					assert.Contains(t, err.Error(), w)
+				}
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
 }

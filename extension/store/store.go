@@ -54,8 +54,11 @@ func Setup(h *host.Host) error {
 	}
 	authz := h.Deps.Service().GetAuthorization()
 	listener := postgres.NewListener(pg, func(c postgres.Change) {
+		// Follow first: the refresh below lists roles through the cache, which must
+		// already have dropped what this change replaced. Key reports come after the
+		// kind's, so refresh on those.
 		dao.Follow(c)
-		if c.Key || !(c.Resync || permissionKind(c.Kind)) {
+		if !c.Resync && !(c.Key && permissionKind(c.Kind)) {
 			return
 		}
 		if err := authz.RefreshPermissions(); err != nil {

@@ -46,6 +46,7 @@ var (
 	plugins     = flag.String("plugins", "build/plugins", "the plugin archives")
 	pgAdmin     = flag.String("postgres", "postgresql://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL admin URL")
 	mysqlAddr   = flag.String("mysql", "127.0.0.1:3306", "MariaDB address (user root, no password)")
+	only        = flag.String("only", "", "run only the operations whose name contains this")
 )
 
 type store struct {
@@ -149,6 +150,14 @@ func run() (err error) {
 		if err := s.start(work); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		// Measure every store warm: the file store's documents are in the page cache and
+		// MariaDB's in its buffer pool since seeding; read each once so that ours are in
+		// the replica's document cache too.
+		start = time.Now()
+		if err := s.warm(); err != nil {
+			return fmt.Errorf("%s: warming up: %w", s.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "warmed %s up in %s\n", s.name, time.Since(start).Round(time.Millisecond))
 	}
 
 	ops := []struct {
@@ -179,6 +188,9 @@ func run() (err error) {
 	fmt.Printf("\n%d dashboards across %d projects per store; %d clients; %s per cell\n\n", *dashboards, *projects, *concurrency, *duration)
 	fmt.Printf("%-24s %-24s %10s %9s %9s %12s\n", "operation", "store", "req/s", "p50 ms", "p99 ms", "errors")
 	for _, op := range ops {
+		if !strings.Contains(op.name, *only) {
+			continue
+		}
 		results := map[string]result{}
 		for _, s := range stores {
 			res := measure(s.url, op.req)
@@ -357,6 +369,40 @@ func (s *store) start(work string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("the server on %s did not become healthy; see %s", s.name, logFile.Name())
+}
+
+// warm reads every seeded dashboard once, with the benchmark's concurrency.
+func (s *store) warm() error {
+	per := *dashboards / *projects
+	next := atomic.Int64{}
+	errs := make(chan error, *concurrency)
+	var wg sync.WaitGroup
+	for range *concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= *dashboards {
+					return
+				}
+				resp, err := http.Get(fmt.Sprintf("%s/api/v1/projects/p%03d/dashboards/d%05d", s.url, i/per, i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("dashboard %d: %s", i, resp.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 func withDatabase(adminURL, db string) (string, error) {

@@ -91,6 +91,23 @@ func TestCacheFollowsEveryWriter(t *testing.T) {
 	require.NoError(t, writer.Delete(v1.KindDashboard, v1.NewProjectMetadata("p1", "a")))
 	eventually("a delete", "404")
 
+	// Lists are cached too, and dropped when a document of their project changes.
+	listed := func() int {
+		docs, err := reader.RawQuery(mustQuery(t, v1.KindDashboard, "p1", ""))
+		require.NoError(t, err)
+		return len(docs)
+	}
+	assert.Equal(t, 0, listed())
+	hitsBefore, _ := reader.CacheStats()
+	assert.Equal(t, 0, listed())
+	hitsAfter, _ := reader.CacheStats()
+	assert.Equal(t, hitsBefore+1, hitsAfter, "the second list comes from the cache")
+	require.NoError(t, writer.Create(dashboard("p1", "c", "1h")))
+	require.Eventually(t, func() bool { return listed() == 1 }, time.Second, 5*time.Millisecond, "a create through another DAO is listed")
+	require.NoError(t, writer.Create(dashboard("p2", "other", "1h")))
+	require.NoError(t, writer.DeleteByQuery(mustQuery(t, v1.KindDashboard, "p1", "")))
+	require.Eventually(t, func() bool { return listed() == 0 }, time.Second, 5*time.Millisecond, "a delete by query through another DAO is listed")
+
 	// Its own writes are seen at once, without waiting for a notification.
 	require.NoError(t, reader.Create(dashboard("p1", "b", "1h")))
 	_, _ = cachedDuration(t, reader, "p1", "b")
@@ -98,6 +115,9 @@ func TestCacheFollowsEveryWriter(t *testing.T) {
 	got, err := cachedDuration(t, reader, "p1", "b")
 	require.NoError(t, err)
 	assert.Equal(t, "5h", got)
+	assert.Equal(t, 1, listed())
+	require.NoError(t, reader.Create(dashboard("p1", "d", "1h")))
+	assert.Equal(t, 2, listed(), "its own create is listed at once")
 }
 
 // Without a listener the cache stays off: nothing tells it what others write.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -322,6 +323,14 @@ func (d *DAO) list(op, statement string, q extend.Query) ([]json.RawMessage, err
 	if err != nil {
 		return nil, err
 	}
+	lk := listKey{kind: kind, project: project, pattern: pattern}
+	cacheable := statement == sqlList
+	if cacheable {
+		if docs, _, ok := d.cache.getList(lk); ok {
+			return slices.Clone(docs), nil
+		}
+	}
+	gen := d.cache.generation() // before reading: a drop meanwhile forbids the fill
 	result := make([]json.RawMessage, 0)
 	err = d.retry(op, func(ctx context.Context) error {
 		result = result[:0]
@@ -341,6 +350,9 @@ func (d *DAO) list(op, statement string, q extend.Query) ([]json.RawMessage, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cacheable {
+		d.cache.fillList(lk, slices.Clone(result), gen)
 	}
 	return result, nil
 }
