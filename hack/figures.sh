@@ -19,10 +19,14 @@ declare -A pkg=([ours]=./cmd/perses [upstream]=github.com/perses/perses/cmd/pers
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 declare -A cold warm size healthy rss
 for who in ours upstream; do
+  if [ -n "${SKIP_COLD:-}" ]; then
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$work/$who" "${pkg[$who]}"
+    cold[$who]=n/a; warm[$who]=n/a; size[$who]=$(stat -c %s "$work/$who"); continue
+  fi
   echo ">> figures: cold build of $who (empty build cache)" >&2
   t0=$(now); GOCACHE=$work/gocache-$who CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$work/$who" "${pkg[$who]}"; t1=$(now)
   cold[$who]=$(secs "$t0" "$t1")
@@ -32,8 +36,8 @@ for who in ours upstream; do
   size[$who]=$(stat -c %s "$work/$who")
 done
 
-port=18590
-start_once() { # who n -> seconds to healthy; leaves the pid in $pid
+start_once() { # who n: writes the seconds to healthy and the pid into $work/run-<who>-<n>/
+  # (run in this shell, not in $(...): a subshell would run the EXIT trap and stop it)
   local who=$1 n=$2 dir=$work/run-$1-$2
   mkdir -p "$dir"
   cat > "$dir/config.yaml" <<YAML
@@ -41,12 +45,12 @@ database: {file: {folder: $dir/data, extension: json}}
 plugin: {path: $dir/plugins-runtime, archive_paths: [$root/build/plugins]}
 security: {enable_auth: false, cookie: {secure: false}}
 YAML
-  port=$((port + 1))
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   local t0; t0=$(now)
   "$work/$who" --config "$dir/config.yaml" --web.listen-address "127.0.0.1:$port" --log.level error >"$dir/log" 2>&1 &
-  pid=$!; pids+=("$pid")
+  echo $! > "$dir/pid"
   for _ in $(seq 1 3000); do
-    if curl -fs -o /dev/null "http://127.0.0.1:$port/api/v1/health"; then secs "$t0" "$(now)"; return 0; fi
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/api/v1/health"; then secs "$t0" "$(now)" > "$dir/healthy"; return 0; fi
     sleep 0.01
   done
   echo "figures: $who did not become healthy; log:" >&2; tail -20 "$dir/log" >&2; return 1
@@ -56,8 +60,11 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for who in ours upstream; do
   times=(); mems=()
   for n in $(seq 1 "$runs"); do
-    times+=("$(start_once "$who" "$n")")
+    start_once "$who" "$n"
+    times+=("$(cat "$work/run-$who-$n/healthy")")
+    pid=$(cat "$work/run-$who-$n/pid"); pids+=("$pid")
     sleep 3
+    [ -d "/proc/$pid" ] || { echo "figures: $who exited; log:" >&2; tail -20 "$work/run-$who-$n/log" >&2; exit 1; }
     mems+=("$(awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")")
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
