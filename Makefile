@@ -51,7 +51,7 @@ $(UPSTREAM)/ui/app/dist/.embedded: build/ui/app/dist/index.html | upstream
 plugins:
 	plugins/pack.sh build/plugins
 
-## run: the product with the embedded default configuration (file database, auth off).
+## run: the product with the embedded default configuration (file database, development login).
 run: build plugins
 	PROMETHEUS_URL=$${PROMETHEUS_URL:-http://127.0.0.1:9090} bin/perses --config perses-config.yaml --web.listen-address $(LISTEN)
 

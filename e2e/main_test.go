@@ -201,6 +201,10 @@ type launchOptions struct {
 	security string
 	// provisioning lists folders upstream provisions resources from at start.
 	provisioning []string
+	// openshiftAI, when set, is the openshift_ai section (YAML, indented by two spaces).
+	openshiftAI string
+	// env is added to the server's environment.
+	env []string
 }
 
 const openSecurity = `  enable_auth: false
@@ -255,6 +259,9 @@ security:
 provisioning:
   folders: %s
 `, inst.dbFolder, pluginsRuntime, c.pluginsDir, o.security, provisioning)
+	if o.openshiftAI != "" {
+		config += "openshift_ai:\n" + o.openshiftAI
+	}
 	if err = os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
@@ -268,6 +275,7 @@ provisioning:
 	if databaseURL != "" {
 		cmd.Env = append(cmd.Env, "DATABASE_URL="+databaseURL)
 	}
+	cmd.Env = append(cmd.Env, o.env...)
 	if inst.proc, err = c.spawn("perses", cmd, inst.logPath); err != nil {
 		return nil, err
 	}
