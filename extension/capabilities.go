@@ -5,6 +5,7 @@ package extension
 import (
 	"github.com/openshift-ai/observability/extension/access"
 	"github.com/openshift-ai/observability/extension/apidoc"
+	"github.com/openshift-ai/observability/extension/audit"
 	"github.com/openshift-ai/observability/extension/health"
 	"github.com/openshift-ai/observability/extension/host"
 	"github.com/openshift-ai/observability/extension/identity"
@@ -25,6 +26,7 @@ type Capability struct {
 // Capabilities is the product, one line a capability.
 var Capabilities = []Capability{
 	{Name: "identity", Prepare: identity.Prepare, Setup: identity.Setup}, // who a request comes from: development mode, TokenReview, OIDC; upstream's authorization provider
+	{Name: "audit", Setup: audit.Setup},                                  // one record per mutation, 401, 403, login, logout; GET /api/v1/audit for admins (before nameguard and access, so it sees their refusals)
 	{Name: "nameguard", Setup: nameguard.Setup},                          // refuse "." and ".." as names: they are paths to upstream's file store
 	{Name: "store", Prepare: store.Prepare, Setup: store.Setup},          // PostgreSQL as upstream's store, when configured
 	{Name: "access", Prepare: access.Prepare, Setup: access.Setup},       // what a user may do: SubjectAccessReview per namespace, projects on demand

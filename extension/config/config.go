@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -49,6 +50,8 @@ type OpenShiftAI struct {
 	Identity Identity `json:"identity" yaml:"identity"`
 	// Access says what that identity may do: a Perses project is a namespace.
 	Access Access `json:"access" yaml:"access"`
+	// Audit records mutations, denials, logins and logouts.
+	Audit Audit `json:"audit" yaml:"audit"`
 }
 
 // Kubernetes is how the server reaches the cluster.
@@ -70,6 +73,8 @@ type Identity struct {
 	Development Development `json:"development" yaml:"development"`
 	TokenReview TokenReview `json:"token_review" yaml:"token_review"`
 	OIDC        OIDC        `json:"oidc" yaml:"oidc"`
+	// Login is the browser login (authorization code + PKCE) and its session cookie.
+	Login Login `json:"login" yaml:"login"`
 }
 
 // Enabled says whether the extension authenticates requests.
@@ -121,6 +126,63 @@ type OIDC struct {
 
 // Enabled says whether OIDC tokens are accepted.
 func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// Login providers.
+const (
+	LoginOpenShift = "openshift"
+	LoginOIDC      = "oidc"
+)
+
+// Login is the browser login: OAuth 2.0 authorization code with PKCE against the
+// cluster's OpenShift OAuth server or the OIDC issuer, the access token then kept in an
+// encrypted session cookie that the identity filter accepts like a bearer token.
+type Login struct {
+	// Provider is openshift or oidc; empty: no browser login.
+	Provider string `json:"provider" yaml:"provider"`
+	// ClientID and ClientSecret are the OAuth client registered for the server.
+	ClientID     string `json:"client_id" yaml:"client_id"`
+	ClientSecret Secret `json:"client_secret" yaml:"client_secret"`
+	// RedirectURL is the absolute URL of GET /oauth/callback as browsers reach it;
+	// empty: built from each request's Host (only right without a rewriting proxy).
+	RedirectURL string `json:"redirect_url" yaml:"redirect_url"`
+	// Scopes asked for (defaults: user:full for openshift; openid, profile, email, groups for oidc).
+	Scopes []string `json:"scopes" yaml:"scopes"`
+	// APIURL is the cluster API URL whose /.well-known/oauth-authorization-server names
+	// the OAuth server (openshift); empty: the server's kubeconfig or in-cluster host.
+	APIURL string `json:"api_url" yaml:"api_url"`
+	// CAFile is a PEM bundle trusted for the OAuth server (besides the system's and the
+	// kubeconfig's CA).
+	CAFile string `json:"ca_file" yaml:"ca_file"`
+	// SessionToken is which token of the OIDC answer the session keeps and presents as
+	// a bearer token: access_token (default) or id_token.
+	SessionToken string `json:"session_token" yaml:"session_token"`
+	// Session is the cookie.
+	Session Session `json:"session" yaml:"session"`
+}
+
+// Session.Secure values.
+const (
+	SecureAuto   = "auto"
+	SecureAlways = "always"
+	SecureNever  = "never"
+)
+
+// Enabled says whether browsers may log in.
+func (l Login) Enabled() bool { return l.Provider != "" }
+
+// Session configures the session cookie.
+type Session struct {
+	// CookieName names the cookie.
+	CookieName string `json:"cookie_name" yaml:"cookie_name"`
+	// Key is the AES-256-GCM key, base64 of 32 bytes; empty: derived (HKDF-SHA256) from
+	// upstream's security.encryption_key.
+	Key Secret `json:"key" yaml:"key"`
+	// MaxAge bounds a session (shorter when the token expires earlier).
+	MaxAge Duration `json:"max_age" yaml:"max_age"`
+	// Secure marks the cookies Secure: always, never, or auto (default: always unless
+	// the server listens on a loopback address).
+	Secure string `json:"secure" yaml:"secure"`
+}
 
 // Access configures authorization by SubjectAccessReview.
 type Access struct {
@@ -183,6 +245,8 @@ const (
 	DefaultAllowTTL               = Duration(time.Minute)
 	DefaultDenyTTL                = Duration(10 * time.Second)
 	DefaultProjectsTTL            = Duration(30 * time.Second)
+	DefaultSessionCookie          = "perses-openshift-ai-session"
+	DefaultSessionMaxAge          = Duration(8 * time.Hour)
 )
 
 // DefaultDeveloperGroups are the development identity's groups.
@@ -213,8 +277,10 @@ func Load(file string) (Config, error) {
 			Development: Development{User: DefaultDeveloper},
 			TokenReview: TokenReview{SuccessTTL: DefaultTokenSuccessTTL, FailureTTL: DefaultTokenFailureTTL},
 			OIDC:        OIDC{UsernameClaim: DefaultUsernameClaim, GroupsClaim: DefaultGroupsClaim},
+			Login:       Login{SessionToken: "access_token", Session: Session{CookieName: DefaultSessionCookie, MaxAge: DefaultSessionMaxAge, Secure: SecureAuto}},
 		},
 		Access: Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
+		Audit:  defaultAudit(),
 	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
@@ -231,6 +297,9 @@ func Load(file string) (Config, error) {
 			return c, fmt.Errorf("%s: %q is not true or false", EnvDevelopmentMode, v)
 		}
 		c.OpenShiftAI.Identity.Development.Enabled = on
+	}
+	if err := c.OpenShiftAI.Audit.applyEnv(); err != nil {
+		return c, err
 	}
 	id := &c.OpenShiftAI.Identity
 	if id.Development.Enabled && id.Development.Groups == nil {
@@ -291,6 +360,7 @@ func (o OpenShiftAI) Validate() error {
 		}
 	}
 	errs = append(errs, o.validateIdentity()...)
+	errs = append(errs, o.Audit.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -330,6 +400,7 @@ func (o OpenShiftAI) validateIdentity() []error {
 			}
 		}
 	}
+	errs = append(errs, validateLogin(id)...)
 	if id.TokenReview.Enabled || id.OIDC.Enabled() || o.Access.Enabled(id) {
 		if k.QPS <= 0 || k.Burst < 1 {
 			errs = append(errs, fmt.Errorf("openshift_ai.kubernetes.qps/burst: %v/%d, want positive", k.QPS, k.Burst))
@@ -353,6 +424,67 @@ func (o OpenShiftAI) validateIdentity() []error {
 		case ProjectsAuto, ProjectsOpenShift, ProjectsKubernetes:
 		default:
 			errs = append(errs, fmt.Errorf("openshift_ai.access.projects: %q, want auto, openshift or kubernetes", a.Projects))
+		}
+	}
+	return errs
+}
+
+func validateLogin(id Identity) []error {
+	l := id.Login
+	if !l.Enabled() {
+		return nil
+	}
+	var errs []error
+	switch l.Provider {
+	case LoginOpenShift:
+		if !id.TokenReview.Enabled {
+			errs = append(errs, errors.New("openshift_ai.identity.login.provider: openshift needs identity.token_review.enabled (the tokens it issues are checked by TokenReview)"))
+		}
+		if l.APIURL != "" {
+			if u, err := url.Parse(l.APIURL); err != nil || u.Scheme != "https" || u.Host == "" {
+				errs = append(errs, fmt.Errorf("openshift_ai.identity.login.api_url: %q is not an https URL", l.APIURL))
+			}
+		}
+	case LoginOIDC:
+		if !id.OIDC.Enabled() {
+			errs = append(errs, errors.New("openshift_ai.identity.login.provider: oidc needs identity.oidc.issuer"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("openshift_ai.identity.login.provider: %q, want openshift or oidc", l.Provider))
+	}
+	if l.ClientID == "" {
+		errs = append(errs, errors.New("openshift_ai.identity.login.client_id: empty, want the OAuth client registered for the server"))
+	}
+	if l.RedirectURL != "" {
+		if u, err := url.Parse(l.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("openshift_ai.identity.login.redirect_url: %q is not an absolute http(s) URL", l.RedirectURL))
+		}
+	}
+	switch l.SessionToken {
+	case "access_token", "id_token":
+	default:
+		errs = append(errs, fmt.Errorf("openshift_ai.identity.login.session_token: %q, want access_token or id_token", l.SessionToken))
+	}
+	if l.CAFile != "" {
+		if _, err := os.Stat(l.CAFile); err != nil {
+			errs = append(errs, fmt.Errorf("openshift_ai.identity.login.ca_file: %v", err))
+		}
+	}
+	s := l.Session
+	if s.CookieName == "" || strings.ContainsAny(s.CookieName, " ;,=\"\t") {
+		errs = append(errs, fmt.Errorf("openshift_ai.identity.login.session.cookie_name: %q is not a cookie name", s.CookieName))
+	}
+	switch s.Secure {
+	case SecureAuto, SecureAlways, SecureNever:
+	default:
+		errs = append(errs, fmt.Errorf("openshift_ai.identity.login.session.secure: %q, want auto, always or never", s.Secure))
+	}
+	if s.MaxAge < Duration(time.Minute) {
+		errs = append(errs, fmt.Errorf("openshift_ai.identity.login.session.max_age: %s, want at least 1m", s.MaxAge))
+	}
+	if s.Key != "" {
+		if k, err := base64.StdEncoding.DecodeString(string(s.Key)); err != nil || len(k) != 32 {
+			errs = append(errs, errors.New("openshift_ai.identity.login.session.key: want the base64 of 32 random bytes (openssl rand -base64 32)"))
 		}
 	}
 	return errs

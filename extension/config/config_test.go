@@ -164,6 +164,19 @@ func TestIdentityAndAccess(t *testing.T) {
 			assert.Equal(t, DefaultOIDCAlgorithms, c.OpenShiftAI.Identity.OIDC.Algorithms)
 			assert.Equal(t, DefaultUsernameClaim, c.OpenShiftAI.Identity.OIDC.UsernameClaim)
 		}},
+		{name: "login defaults", body: "openshift_ai:\n  kubernetes: {kubeconfig: " + kubeconfig + "}\n  identity:\n    token_review: {enabled: true}\n    login: {provider: openshift, client_id: perses, client_secret: s3cret}\n", check: func(t *testing.T, c Config) {
+			l := c.OpenShiftAI.Identity.Login
+			assert.True(t, l.Enabled())
+			assert.Equal(t, DefaultSessionCookie, l.Session.CookieName)
+			assert.Equal(t, DefaultSessionMaxAge, l.Session.MaxAge)
+			assert.Equal(t, "access_token", l.SessionToken)
+			assert.Equal(t, SecureAuto, l.Session.Secure)
+			assert.NotContains(t, fmt.Sprint(l), "s3cret")
+		}},
+		{name: "every login problem at once", body: "openshift_ai:\n  kubernetes: {kubeconfig: " + kubeconfig + "}\n  identity:\n    login: {provider: openshift, api_url: 'http://api', redirect_url: '/cb', session_token: refresh, ca_file: /nonexistent, session: {cookie_name: 'a b', max_age: 1s, key: short, secure: sometimes}}\n",
+			wantErr: []string{"login.provider: openshift needs identity.token_review", "login.client_id", "login.api_url", "login.redirect_url", "login.session_token", "login.ca_file", "session.cookie_name", "session.max_age", "session.key", "session.secure"}},
+		{name: "login provider unknown, oidc without issuer", body: "openshift_ai:\n  identity:\n    login: {provider: saml, client_id: x}\n", wantErr: []string{`"saml", want openshift or oidc`}},
+		{name: "oidc login without issuer", body: "openshift_ai:\n  identity:\n    login: {provider: oidc, client_id: x}\n", wantErr: []string{"oidc needs identity.oidc.issuer"}},
 		{name: "upstream's own providers conflict", body: "security:\n  enable_auth: true\n  authentication:\n    providers: {enable_native: true}\nopenshift_ai:\n  identity:\n    development: {enabled: true}\n", wantErr: []string{"security.authentication.providers", "replaces"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 type Provider struct {
 	authn       Authenticator
 	development bool
+	// login is the browser login, when configured.
+	login *Login
 }
 
 var _ extend.Authorization = (*Provider)(nil)
@@ -29,6 +31,9 @@ func NewProvider(authn Authenticator, development bool) *Provider {
 
 // Authenticator is what recognises users.
 func (p *Provider) Authenticator() Authenticator { return p.authn }
+
+// Login is the browser login (nil when not configured).
+func (p *Provider) Login() *Login { return p.login }
 
 // Development says whether every request is the developer.
 func (p *Provider) Development() bool { return p.development }

@@ -63,7 +63,18 @@ func Prepare(p *host.Prepare) error {
 		}
 		chain.OIDC = v
 	}
-	p.Authorization = NewProvider(chain, false)
+	var authn Authenticator = chain
+	var login *Login
+	if id.Login.Enabled() {
+		var err error
+		if login, err = newLogin(p.Config, chain, timeout); err != nil {
+			return err
+		}
+		authn = SessionAuthenticator{Cookies: login.Cookies(), Next: chain}
+	}
+	prov := NewProvider(authn, false)
+	prov.login = login
+	p.Authorization = prov
 	return nil
 }
 
@@ -83,6 +94,10 @@ func Setup(h *host.Host) error {
 		b.PreMiddleware(DevelopmentConfig(h.Config.APIPrefix, h.Config.Config))
 	}
 	b.PreMiddleware(Filter(prov.Authenticator(), prov.Development()))
+	if l := prov.Login(); l != nil {
+		b.PreMiddleware(l.Gate())
+		b.APIRegistration(l)
+	}
 	return nil
 }
 

@@ -37,18 +37,18 @@ func TestMigrateUpDownUp(t *testing.T) {
 	ctx := migrateCtx(t)
 	latest, err := LatestVersion()
 	require.NoError(t, err)
-	require.Equal(t, uint(2), latest)
+	require.Equal(t, uint(3), latest)
 
 	steps := []struct {
 		direction   string
 		wantVersion uint
 		wantTables  []string
 	}{
-		{"up", latest, []string{"perses_change", "perses_resource", "schema_migrations"}},
-		{"up", latest, []string{"perses_change", "perses_resource", "schema_migrations"}}, // no change
+		{"up", latest, []string{"perses_audit", "perses_change", "perses_resource", "schema_migrations"}},
+		{"up", latest, []string{"perses_audit", "perses_change", "perses_resource", "schema_migrations"}}, // no change
 		{"down", 0, []string{"schema_migrations"}},
 		{"down", 0, []string{"schema_migrations"}}, // no change
-		{"up", latest, []string{"perses_change", "perses_resource", "schema_migrations"}},
+		{"up", latest, []string{"perses_audit", "perses_change", "perses_resource", "schema_migrations"}},
 	}
 	version, dirty, err := Version(ctx, url)
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func TestMigrationsTableIsMigrateCLIs(t *testing.T) {
 	var version int64
 	var dirty bool
 	require.NoError(t, conn.QueryRow(ctx, "SELECT version, dirty FROM schema_migrations").Scan(&version, &dirty))
-	assert.Equal(t, int64(2), version)
+	assert.Equal(t, int64(3), version)
 	assert.False(t, dirty)
 }
 
@@ -116,7 +116,7 @@ func TestConcurrentInitMigratesOnce(t *testing.T) {
 	}
 	version, dirty, err := Version(migrateCtx(t), url)
 	require.NoError(t, err)
-	assert.Equal(t, uint(2), version)
+	assert.Equal(t, uint(3), version)
 	assert.False(t, dirty)
 }
 
@@ -129,12 +129,12 @@ func TestStartRefusesSchemaItCannotUse(t *testing.T) {
 		{
 			name:    "dirty",
 			tamper:  "UPDATE schema_migrations SET dirty = true",
-			wantErr: []string{"dirty at version 2", "force 2"},
+			wantErr: []string{"dirty at version 3", "force 3"},
 		},
 		{
 			name:    "newer than this binary",
 			tamper:  "UPDATE schema_migrations SET version = 42",
-			wantErr: []string{"version 42", "newer than version 2"},
+			wantErr: []string{"version 42", "newer than version 3"},
 		},
 	}
 	for _, c := range cases {
@@ -150,7 +150,7 @@ func TestStartRefusesSchemaItCannotUse(t *testing.T) {
 			// Nothing was changed: the schema still says what it said.
 			err = Migrate(migrateCtx(t), url, "down")
 			require.Error(t, err)
-			assert.Equal(t, []string{"perses_change", "perses_resource", "schema_migrations"}, tables(t, url))
+			assert.Equal(t, []string{"perses_audit", "perses_change", "perses_resource", "schema_migrations"}, tables(t, url))
 		})
 	}
 }
