@@ -87,6 +87,7 @@ e2e: build plugins
 bench: build plugins
 	hack/figures.sh
 	go run ./hack/benchstore
+	go test -count=1 -tags "e2e bench" -run TestAuthThroughput -v ./e2e/
 
 clean:
 	rm -rf bin build $(UPSTREAM) data

@@ -289,6 +289,30 @@ func TestIdentityAndAccess(t *testing.T) {
 		}
 	})
 
+	t.Run("proxy queries follow read access to the project", func(t *testing.T) {
+		for _, p := range []string{"team-a", "team-b"} {
+			admin.expect(t, http.StatusOK, http.MethodPost, "/api/v1/projects/"+p+"/datasources",
+				datasourceResource(p, "prom", prometheusPluginProxy(prometheusURL(t), "")))
+		}
+		query := func(user, project string) int {
+			return env.client(k.Token(user)).do(t, http.MethodGet,
+				"/proxy/projects/"+project+"/datasources/prom/api/v1/query?query=up", nil).Status
+		}
+		for _, c := range []struct {
+			user, project string
+			want          int
+		}{
+			{"alice", "team-a", http.StatusOK}, {"alice", "team-b", http.StatusForbidden},
+			{"bob", "team-b", http.StatusOK}, {"bob", "team-a", http.StatusForbidden},
+			{"carol", "team-a", http.StatusOK}, {"carol", "team-b", http.StatusForbidden},
+			{"alice", "nowhere", http.StatusForbidden},
+		} {
+			assert.Equal(t, c.want, query(c.user, c.project), "%s querying through %s's datasource", c.user, c.project)
+		}
+		anonymous := env.client("").do(t, http.MethodGet, "/proxy/projects/team-a/datasources/prom/api/v1/query?query=up", nil)
+		assert.Equal(t, http.StatusUnauthorized, anonymous.Status)
+	})
+
 	t.Run("reviews per 1000 warm requests", func(t *testing.T) {
 		alice := env.client(k.Token("alice"))
 		alice.expect(t, http.StatusOK, http.MethodGet, "/api/v1/projects/team-a/dashboards/seed", nil) // warm
