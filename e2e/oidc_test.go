@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -41,9 +40,7 @@ func TestOIDCBearerTokensAndAudit(t *testing.T) {
 	// The JWT's user, as the cluster sees it: the claim with the configured prefix.
 	require.NoError(t, k.BindClusterRole(ctx, "team-a", "edit", testenv.UserSubject("oidc:ci-bot")))
 	require.NoError(t, k.BindClusterRole(ctx, "team-a", "edit", testenv.GroupSubject("team-a")))
-	require.NoError(t, k.CreateClusterRole(ctx, "perses-audit-reader", rbacv1.PolicyRule{
-		APIGroups: []string{"perses.openshift.io"}, Resources: []string{"audit"}, Verbs: []string{"get"},
-	}))
+	// The shipped audit reader role (overlays/base), bound cluster-wide.
 	require.NoError(t, k.BindClusterRole(ctx, "", "perses-audit-reader", testenv.UserSubject("carol")))
 	waitAggregated(t, k)
 
