@@ -147,7 +147,13 @@ async function main() {
         return { status: r.status, body: (await r.text()).slice(0, 200) };
       }, project[1]);
     }
-    summary.pageText = ((await page.locator('#root').innerText()) || '').replace(/\s+/g, ' ').slice(0, 300);
+    // The project page renders its name once its own requests are answered: wait for it
+    // (the Go test asserts it), but capture whatever is there when the deadline comes.
+    const rootText = async () => ((await page.locator('#root').innerText().catch(() => '')) || '').replace(/\s+/g, ' ');
+    if (project) {
+      await poll(deadline, `the project page to show ${project[1]}`, async () => (await rootText()).includes(project[1])).catch(() => {});
+    }
+    summary.pageText = (await rootText()).slice(0, 300);
     await shot(opts.screenshot);
 
     // 3. Logout ends the session; the page then sends to the login again.
