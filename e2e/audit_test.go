@@ -77,18 +77,7 @@ func TestAuditDevelopment(t *testing.T) {
 		auditFile = filepath.Join(dir, "audit.jsonl")
 		section += fmt.Sprintf("    file: %q\n", auditFile)
 	}
-	inst, err := shared.launchPersesWith(dir, databaseURL, launchOptions{openshiftAI: section, env: []string{"DEVELOPMENT_MODE=true"}})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() || os.Getenv("E2E_KEEP") != "" {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
+	inst := launchForTest(t, dir, databaseURL, launchOptions{openshiftAI: section, env: []string{"DEVELOPMENT_MODE=true"}})
 	c := &apiClient{base: inst.url, http: &http.Client{Timeout: 30 * time.Second}}
 
 	start := time.Now().Add(-time.Second)

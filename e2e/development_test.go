@@ -23,16 +23,7 @@ import (
 func TestDevelopmentMode(t *testing.T) {
 	dir, err := os.MkdirTemp("/tmp", "perses-e2e-dev-")
 	require.NoError(t, err)
-	inst, err := shared.launchPersesWith(dir, "", launchOptions{env: []string{"DEVELOPMENT_MODE=true"}})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if !t.Failed() {
-			_ = os.RemoveAll(dir)
-		}
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
+	inst := launchForTest(t, dir, "", launchOptions{env: []string{"DEVELOPMENT_MODE=true"}})
 	assert.Contains(t, tail(inst.logPath, 400), "DEVELOPMENT MODE")
 
 	c := &apiClient{base: inst.url, http: &http.Client{Timeout: 30 * time.Second}}

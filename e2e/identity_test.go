@@ -59,7 +59,7 @@ func startAccessEnv(t *testing.T) *accessEnv {
 	kubeconfig := filepath.Join(dir, "server.kubeconfig")
 	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
 
-	inst, err := shared.launchPersesWith(dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
+	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
   identity:
     token_review:
@@ -67,17 +67,6 @@ func startAccessEnv(t *testing.T) *accessEnv {
   access:
     projects: kubernetes
 `, kubeconfig)})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() || os.Getenv("E2E_KEEP") != "" {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
 	return &accessEnv{kube: k, perses: inst}
 }
 

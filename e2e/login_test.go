@@ -78,7 +78,7 @@ func startLoginEnv(t *testing.T) *loginEnv {
 	// The server reaches the "cluster" through the fake, as it would reach OpenShift's
 	// API URL: TokenReview and SubjectAccessReview pass through to the real kube-apiserver.
 	require.NoError(t, fake.WriteKubeconfig(kubeconfig, k.Token(k.AdminUser())))
-	inst, err := shared.launchPersesWith(dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
+	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
   identity:
     token_review:
@@ -92,17 +92,6 @@ func startLoginEnv(t *testing.T) *loginEnv {
   access:
     projects: openshift
 `, kubeconfig, loginClientID, loginClientSecret)})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() || os.Getenv("E2E_KEEP") != "" {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
 	return &loginEnv{kube: k, fake: fake, perses: inst, fakeCA: pool}
 }
 
@@ -384,7 +373,7 @@ func TestOIDCLoginFlow(t *testing.T) {
 	require.NoError(t, err)
 	kubeconfig := filepath.Join(dir, "server.kubeconfig")
 	require.NoError(t, k.WriteKubeconfig(kubeconfig, k.AdminUser()))
-	inst, err := shared.launchPersesWith(dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
+	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
   identity:
     oidc:
@@ -399,17 +388,6 @@ func TestOIDCLoginFlow(t *testing.T) {
   access:
     projects: kubernetes
 `, kubeconfig, op.Issuer, op.Audience, testenv.OIDCWebClientID, testenv.OIDCWebClientSecret)})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() || os.Getenv("E2E_KEEP") != "" {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
 	e := &loginEnv{kube: k, perses: inst, fakeCA: x509.NewCertPool()}
 
 	c := e.browser(t, nil, "")

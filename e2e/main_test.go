@@ -303,7 +303,14 @@ func isolatedPerses(t *testing.T) *persesInstance {
 		}
 		t.Cleanup(func() { dropDatabase(filepath.Base(dir)) })
 	}
-	inst, err := shared.launchPerses(dir, databaseURL)
+	return launchForTest(t, dir, databaseURL, launchOptions{})
+}
+
+// launchForTest starts a Perses of the test's own in dir (see launchPersesWith) and stops
+// it, by PID, when the test ends; dir is kept when the test failed or E2E_KEEP is set.
+func launchForTest(t *testing.T, dir, databaseURL string, o launchOptions) *persesInstance {
+	t.Helper()
+	inst, err := shared.launchPersesWith(dir, databaseURL, o)
 	t.Cleanup(func() {
 		if inst != nil && inst.proc != nil {
 			inst.proc.stop()

@@ -53,7 +53,7 @@ func TestOIDCBearerTokensAndAudit(t *testing.T) {
 	kubeconfig := filepath.Join(dir, "server.kubeconfig")
 	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
 	auditFile := filepath.Join(dir, "audit.jsonl")
-	inst, err := shared.launchPersesWith(dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
+	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
   identity:
     token_review:
@@ -69,17 +69,6 @@ func TestOIDCBearerTokensAndAudit(t *testing.T) {
     enabled: true
     file: %q
 `, kubeconfig, op.Issuer, op.Audience, auditFile)})
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() || os.Getenv("E2E_KEEP") != "" {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	require.NoErrorf(t, err, "%s", tail(filepath.Join(dir, "perses.log"), 40))
 	client := func(token string) *apiClient {
 		return &apiClient{base: inst.url, http: &http.Client{Timeout: 30 * time.Second}, token: token}
 	}

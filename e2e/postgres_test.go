@@ -39,21 +39,7 @@ func startReplica(t *testing.T, databaseURL string, o launchOptions) *persesInst
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "perses-e2e-replica-")
 	require.NoError(t, err)
-	inst, err := shared.launchPersesWith(dir, databaseURL, o)
-	t.Cleanup(func() {
-		if inst != nil && inst.proc != nil {
-			inst.proc.stop()
-		}
-		if t.Failed() {
-			t.Logf("kept %s", dir)
-			return
-		}
-		_ = os.RemoveAll(dir)
-	})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, tail(filepath.Join(dir, "perses.log"), 40))
-	}
-	return inst
+	return launchForTest(t, dir, databaseURL, o)
 }
 
 const nativeAuthSecurity = `  enable_auth: true
