@@ -60,10 +60,12 @@ deps:
 	hack/deps.sh
 
 ## tools: kube-apiserver, kube-controller-manager and etcd for the tests, built from the
-## Go module proxy (~15 min cold on 2 cores; a no-op when up to date). KUBE_TOOLS_DIR
+## Go module proxy (~15 min cold on 2 cores; a no-op when up to date), and prom-label-proxy
+## (a tool of go.mod, the peer the tenancy tests and benchmark compare with). KUBE_TOOLS_DIR
 ## points the tests elsewhere.
-tools:
+tools: upstream
 	hack/kube/build.sh build/tools
+	go build -o build/tools/prom-label-proxy github.com/prometheus-community/prom-label-proxy
 
 ## test: everything CI runs.
 test: deps tools build plugins vet unit e2e

@@ -144,6 +144,7 @@ require (
 	github.com/mwitkow/go-conntrack v0.0.0-20190716064945-2f068394615f // indirect
 	github.com/nexucis/lamenv v0.5.2 // indirect
 	github.com/nwaples/rardecode/v2 v2.2.0 // indirect
+	github.com/oklog/run v1.1.0 // indirect
 	github.com/oklog/ulid v1.3.1 // indirect
 	github.com/olekukonko/cat v0.0.0-20250911104152-50322a0618f6 // indirect
 	github.com/olekukonko/errors v1.2.0 // indirect
@@ -232,4 +233,7 @@ require (
 // files of patches/. See README, "The seam to upstream".
 replace github.com/perses/perses => ./third_party/perses
 
-tool github.com/perses/perses/cmd/percli
+tool (
+	github.com/perses/perses/cmd/percli
+	github.com/prometheus-community/prom-label-proxy
+)

@@ -12,6 +12,7 @@ import (
 	"github.com/openshift-ai/observability/extension/nameguard"
 	"github.com/openshift-ai/observability/extension/prometheus"
 	"github.com/openshift-ai/observability/extension/store"
+	"github.com/openshift-ai/observability/extension/tenancy"
 )
 
 // Capability is one thing the product adds. Prepare (optional) runs before upstream's
@@ -30,6 +31,7 @@ var Capabilities = []Capability{
 	{Name: "nameguard", Setup: nameguard.Setup},                          // refuse "." and ".." as names: they are paths to upstream's file store
 	{Name: "store", Prepare: store.Prepare, Setup: store.Setup},          // PostgreSQL as upstream's store, when configured
 	{Name: "access", Prepare: access.Prepare, Setup: access.Setup},       // what a user may do: SubjectAccessReview per namespace, projects on demand
+	{Name: "tenancy", Setup: tenancy.Setup},                              // every metrics query confined to its project's namespace; projects get their Prometheus datasource
 	{Name: "health", Setup: health.Setup},                                // GET /health: database and version
 	{Name: "prometheus", Setup: prometheus.Setup},                        // the default Prometheus datasource
 	{Name: "apidoc", Setup: apidoc.Setup},                                // the OpenAPI document of our endpoints

@@ -52,6 +52,8 @@ type OpenShiftAI struct {
 	Access Access `json:"access" yaml:"access"`
 	// Audit records mutations, denials, logins and logouts.
 	Audit Audit `json:"audit" yaml:"audit"`
+	// Tenancy confines every metrics query to the namespace of its project.
+	Tenancy Tenancy `json:"tenancy" yaml:"tenancy"`
 }
 
 // Kubernetes is how the server reaches the cluster.
@@ -280,7 +282,8 @@ func Load(file string) (Config, error) {
 			Login:       Login{SessionToken: "access_token", Session: Session{CookieName: DefaultSessionCookie, MaxAge: DefaultSessionMaxAge, Secure: SecureAuto}},
 		},
 		Access: Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
-		Audit:  defaultAudit(),
+		Audit:   defaultAudit(),
+		Tenancy: defaultTenancy(),
 	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
@@ -307,6 +310,9 @@ func Load(file string) (Config, error) {
 	}
 	if id.OIDC.Enabled() && len(id.OIDC.Algorithms) == 0 {
 		id.OIDC.Algorithms = DefaultOIDCAlgorithms
+	}
+	if c.OpenShiftAI.Tenancy.Metrics == nil {
+		c.OpenShiftAI.Tenancy.Metrics = DefaultTenancyMetrics
 	}
 	if err := c.OpenShiftAI.Validate(); err != nil {
 		return c, err
@@ -361,6 +367,7 @@ func (o OpenShiftAI) Validate() error {
 	}
 	errs = append(errs, o.validateIdentity()...)
 	errs = append(errs, o.Audit.validate()...)
+	errs = append(errs, o.Tenancy.validate()...)
 	return errors.Join(errs...)
 }
 
