@@ -281,7 +281,7 @@ func Load(file string) (Config, error) {
 			OIDC:        OIDC{UsernameClaim: DefaultUsernameClaim, GroupsClaim: DefaultGroupsClaim},
 			Login:       Login{SessionToken: "access_token", Session: Session{CookieName: DefaultSessionCookie, MaxAge: DefaultSessionMaxAge, Secure: SecureAuto}},
 		},
-		Access: Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
+		Access:  Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
 		Audit:   defaultAudit(),
 		Tenancy: defaultTenancy(),
 	}}
