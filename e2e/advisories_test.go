@@ -35,6 +35,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +60,7 @@ func TestAdvisoryProjectQueryParameter(t *testing.T) {
 		build func(project, name string) object
 	}{
 		{"dashboards", func(p, n string) object { return markdownDashboard(p, n, "owned by "+p) }},
-		{"datasources", func(p, n string) object { return datasourceResource(p, n, prometheusPluginDirect(promURL)) }},
+		{"datasources", func(p, n string) object { return datasourceResource(p, n, prometheusPluginProxy(promURL, "")) }},
 		{"variables", func(p, n string) object { return variableResource(p, n, "x") }},
 		{"secrets", func(p, n string) object {
 			return secretResource(p, n, object{"authorization": object{"type": "Bearer", "credentials": "token-of-" + p}})
@@ -116,7 +118,11 @@ func TestAdvisoryProjectQueryParameter(t *testing.T) {
 			// The project of the path still works as the query parameter.
 			own := api.doRaw(t, http.MethodGet, "/api/v1/projects/"+a+"/"+k.path+"?project="+a, nil)
 			require.Equalf(t, http.StatusOK, own.Status, "%s", own)
-			assert.Equal(t, []string{item(a)}, names(t, own))
+			got := names(t, own)
+			if k.path == "datasources" { // every project has its provisioned Prometheus datasource too
+				got = slices.DeleteFunc(got, func(n string) bool { return n == projectDatasource })
+			}
+			assert.Equal(t, []string{item(a)}, got)
 		})
 	}
 }
@@ -139,7 +145,7 @@ func listItems(t *testing.T, r apiResponse) []listItem {
 // --- (b) GHSA-4227-9989-jrhx: datasource proxy and secret disclosure ---
 
 // recordingUpstream stands in for a datasource behind the proxy: it records the
-// Authorization header of every request, keyed by the "case" query parameter, and
+// Authorization header of every request, keyed by the case_<id> metric its query names, and
 // answers like an empty Prometheus query.
 type recordingUpstream struct {
 	srv  *httptest.Server
@@ -151,7 +157,10 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 	u := &recordingUpstream{seen: map[string][]string{}}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		c := r.URL.Query().Get("case")
+		// The case travels as the metric name of the query (case_<id>): the query
+		// proxy forwards only the Prometheus API's own parameters, confined.
+		_ = r.ParseForm()
+		c := caseOf.FindString(r.Form.Get("query"))
 		u.seen[c] = append(u.seen[c], r.Header.Get("Authorization"))
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -161,7 +170,10 @@ func newRecordingUpstream(t *testing.T) *recordingUpstream {
 	return u
 }
 
+var caseOf = regexp.MustCompile(`case_[a-z_]+`)
+
 func (u *recordingUpstream) authorizations(c string) []string {
+	c = "case_" + c
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]string(nil), u.seen[c]...)
@@ -228,22 +240,24 @@ func TestAdvisoryDatasourceProxySecrets(t *testing.T) {
 
 	t.Run("the proxy sends a secret to its own datasource only", func(t *testing.T) {
 		// Positive controls: the credentials reach the datasource that names them in its scope...
-		r := api.do(t, http.MethodGet, "/proxy/projects/"+owner+"/datasources/"+dsOwner+"/api/v1/query?query=up&case=own", nil)
+		r := api.do(t, http.MethodGet, "/proxy/projects/"+owner+"/datasources/"+dsOwner+"/api/v1/query?query=case_own", nil)
 		require.Equalf(t, http.StatusOK, r.Status, "%s", r)
 		assertNoSecretInResponse(t, "proxy own", r, secretValues)
 		assert.Equal(t, []string{basicHeader}, upstream.authorizations("own"))
 
-		r = api.do(t, http.MethodGet, "/proxy/globaldatasources/"+globalDS+"/api/v1/query?query=up&case=global-own", nil)
-		require.Equalf(t, http.StatusOK, r.Status, "%s", r)
+		// A global datasource is never reached without the tenancy bypass permission
+		// (its route carries no project to confine the query to), secret or not.
+		r = api.do(t, http.MethodGet, "/proxy/globaldatasources/"+globalDS+"/api/v1/query?query=case_global_own", nil)
+		require.Equalf(t, http.StatusForbidden, r.Status, "%s", r)
 		assertNoSecretInResponse(t, "proxy global", r, secretValues)
-		assert.Equal(t, []string{"Bearer " + globalToken}, upstream.authorizations("global-own"))
+		assert.Empty(t, upstream.authorizations("global_own"))
 
 		// ...and an unsaved datasource of the same project may name them (auth is off
 		// here; with auth on this needs secret read permission in that project).
-		r = api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+owner+"/datasources/api/v1/query?case=unsaved-own",
+		r = api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+owner+"/datasources/api/v1/query?query=case_unsaved_own",
 			unsavedProxyBody(prometheusPluginProxy(upstream.srv.URL, bearer)))
 		require.Equalf(t, http.StatusOK, r.Status, "%s", r)
-		assert.Equal(t, []string{"Bearer " + token}, upstream.authorizations("unsaved-own"))
+		assert.Equal(t, []string{"Bearer " + token}, upstream.authorizations("unsaved_own"))
 
 		// Cross-scope: none of these may reach a credential of another scope.
 		refused := func(caseID string, r apiResponse) {
@@ -251,7 +265,7 @@ func TestAdvisoryDatasourceProxySecrets(t *testing.T) {
 			t.Logf("%s: %s", caseID, truncate(r.String(), 200))
 			assert.GreaterOrEqualf(t, r.Status, 400, "%s: the proxy must refuse, got %s", caseID, r)
 			assertNoSecretInResponse(t, caseID, r, secretValues)
-			for _, h := range upstream.authorizations(caseID) {
+			for _, h := range upstream.authorizations(strings.ReplaceAll(caseID, "-", "_")) {
 				assertNoSecretIn(t, caseID+": Authorization sent upstream", h, secretValues)
 			}
 		}
@@ -260,7 +274,7 @@ func TestAdvisoryDatasourceProxySecrets(t *testing.T) {
 		foreign := "names-foreign-secret"
 		if r := api.do(t, http.MethodPost, "/api/v1/projects/"+other+"/datasources", datasourceResource(other, foreign, prometheusPluginProxy(upstream.srv.URL, basic))); r.Status == http.StatusOK {
 			t.Cleanup(func() { api.do(t, http.MethodDelete, "/api/v1/projects/"+other+"/datasources/"+foreign, nil) })
-			refused("saved-foreign", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/datasources/"+foreign+"/api/v1/query?query=up&case=saved-foreign", nil))
+			refused("saved-foreign", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/datasources/"+foreign+"/api/v1/query?query=case_saved_foreign", nil))
 		} else {
 			assertNoSecretInResponse(t, "create foreign datasource", r, secretValues)
 		}
@@ -269,23 +283,23 @@ func TestAdvisoryDatasourceProxySecrets(t *testing.T) {
 		namesGlobal := "names-global-secret"
 		if r := api.do(t, http.MethodPost, "/api/v1/projects/"+other+"/datasources", datasourceResource(other, namesGlobal, prometheusPluginProxy(upstream.srv.URL, globalSecret))); r.Status == http.StatusOK {
 			t.Cleanup(func() { api.do(t, http.MethodDelete, "/api/v1/projects/"+other+"/datasources/"+namesGlobal, nil) })
-			refused("saved-global-secret", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/datasources/"+namesGlobal+"/api/v1/query?query=up&case=saved-global-secret", nil))
+			refused("saved-global-secret", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/datasources/"+namesGlobal+"/api/v1/query?query=case_saved_global_secret", nil))
 		}
 
 		// A GlobalDatasource that names a project secret.
 		globalNamesProject := uniqueName(t, "adv-gds-proj")
 		if r := api.do(t, http.MethodPost, "/api/v1/globaldatasources", globalDatasourceResource(globalNamesProject, prometheusPluginProxy(upstream.srv.URL, basic))); r.Status == http.StatusOK {
 			t.Cleanup(func() { api.do(t, http.MethodDelete, "/api/v1/globaldatasources/"+globalNamesProject, nil) })
-			refused("global-project-secret", api.do(t, http.MethodGet, "/proxy/globaldatasources/"+globalNamesProject+"/api/v1/query?query=up&case=global-project-secret", nil))
+			refused("global-project-secret", api.do(t, http.MethodGet, "/proxy/globaldatasources/"+globalNamesProject+"/api/v1/query?query=case_global_project_secret", nil))
 		}
 
 		// Unsaved datasources (the advisory's own path): the secret is looked up in the
 		// scope of the URL, never in the scope where it happens to exist.
-		refused("unsaved-foreign", api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+other+"/datasources/api/v1/query?case=unsaved-foreign",
+		refused("unsaved-foreign", api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+other+"/datasources/api/v1/query?query=case_unsaved_foreign",
 			unsavedProxyBody(prometheusPluginProxy(upstream.srv.URL, basic))))
-		refused("unsaved-global-project-secret", api.do(t, http.MethodPost, "/proxy/unsaved/globaldatasources/api/v1/query?case=unsaved-global-project-secret",
+		refused("unsaved-global-project-secret", api.do(t, http.MethodPost, "/proxy/unsaved/globaldatasources/api/v1/query?query=case_unsaved_global_project_secret",
 			unsavedProxyBody(prometheusPluginProxy(upstream.srv.URL, bearer))))
-		refused("unsaved-project-global-secret", api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+other+"/datasources/api/v1/query?case=unsaved-project-global-secret",
+		refused("unsaved-project-global-secret", api.do(t, http.MethodPost, "/proxy/unsaved/projects/"+other+"/datasources/api/v1/query?query=case_unsaved_project_global_secret",
 			unsavedProxyBody(prometheusPluginProxy(upstream.srv.URL, globalSecret))))
 
 		// A dashboard-local datasource of another project.
@@ -294,14 +308,14 @@ func TestAdvisoryDatasourceProxySecrets(t *testing.T) {
 		d["spec"].(object)["datasources"] = object{"local": object{"default": false, "plugin": prometheusPluginProxy(upstream.srv.URL, basic)}}
 		if r := api.do(t, http.MethodPost, "/api/v1/projects/"+other+"/dashboards", d); r.Status == http.StatusOK {
 			t.Cleanup(func() { api.do(t, http.MethodDelete, "/api/v1/projects/"+other+"/dashboards/"+dash, nil) })
-			refused("dashboard-foreign", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/dashboards/"+dash+"/datasources/local/api/v1/query?query=up&case=dashboard-foreign", nil))
+			refused("dashboard-foreign", api.do(t, http.MethodGet, "/proxy/projects/"+other+"/dashboards/"+dash+"/datasources/local/api/v1/query?query=case_dashboard_foreign", nil))
 		} else {
 			t.Logf("dashboard with a local datasource refused at creation: %s", r)
 		}
 
 		// A caller cannot point a saved datasource of the owner at another path to
 		// read the secret back: what comes back is the upstream's answer only.
-		r = api.do(t, http.MethodGet, "/proxy/projects/"+owner+"/datasources/"+dsOwner+"/api/v1/status/config?case=other-path", nil)
+		r = api.do(t, http.MethodGet, "/proxy/projects/"+owner+"/datasources/"+dsOwner+"/api/v1/status/config?query=case_other_path", nil)
 		assertNoSecretInResponse(t, "other path", r, secretValues)
 	})
 }

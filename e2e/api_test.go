@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -68,7 +69,7 @@ func apiResources(t *testing.T) []apiResource {
 			projectScoped: true,
 			collection:    func(p string) string { return "/api/v1/projects/" + p + "/datasources" },
 			build: func(p, name string) object {
-				return datasourceResource(p, name, prometheusPluginDirect(promURL))
+				return datasourceResource(p, name, prometheusPluginProxy(promURL, ""))
 			},
 			rename:  specDisplay,
 			display: readSpecDisplay,
@@ -256,40 +257,53 @@ func TestAPIHealth(t *testing.T) {
 }
 
 // TestDatasourceProxyQueriesPrometheus queries the backfilled series through the
-// server's datasource proxy: the shared GlobalDatasource, and "prometheus", the global
-// datasource the server makes from PROMETHEUS_URL. The last sample of every backfilled
+// server's datasource proxy: each shared project's own datasource "prometheus" answers
+// its namespace's series only, whatever the query asks; the global datasources (the
+// shared one and the server's own) are refused. The last sample of every backfilled
 // series has a fixed value (hack/prometheus/start.sh).
 func TestDatasourceProxyQueriesPrometheus(t *testing.T) {
 	t.Parallel()
 	api := newAPIClient(t)
 	cases := []struct {
-		query string
-		want  string
+		project, query string
+		want           []string // values of the result's samples, in order; nil: any, at least one
 	}{
-		{`last_over_time(vllm:num_requests_running{namespace="team-a",model_name="m1"}[1h])`, "3"},
-		{`last_over_time(vllm:num_requests_running{namespace="team-b",model_name="m2"}[1h])`, "5"},
-		{`sum(last_over_time(container_memory_working_set_bytes{namespace="team-a"}[1h]))`, "536870912"},
-		{`last_over_time(DCGM_FI_DEV_GPU_UTIL{exported_namespace="team-b"}[1h])`, "80"},
-		{`count(last_over_time(up{job="workload"}[1h]))`, "2"},
-		{`sum(increase(vllm:request_success_total{namespace="team-a"}[1h])) > 0`, ""},
+		{"team-a", `last_over_time(vllm:num_requests_running[1h])`, []string{"3"}},
+		{"team-b", `last_over_time(vllm:num_requests_running[1h])`, []string{"5"}},
+		{"team-a", `last_over_time(vllm:num_requests_running{model_name="m1"}[1h])`, []string{"3"}},
+		{"team-b", `last_over_time(vllm:num_requests_running{model_name="m1"}[1h])`, []string{}},
+		{"team-a", `sum(last_over_time(container_memory_working_set_bytes[1h]))`, []string{"536870912"}},
+		// GPU metrics are confined on exported_namespace (the DCGM exporter runs in the
+		// GPU operator's namespace).
+		{"team-b", `last_over_time(DCGM_FI_DEV_GPU_UTIL[1h])`, []string{"80"}},
+		{"team-a", `count(last_over_time(up{job="workload"}[1h]))`, []string{"1"}},
+		{"team-a", `sum(increase(vllm:request_success_total[1h])) > 0`, nil},
+	}
+	for _, c := range cases {
+		path := "/proxy/projects/" + c.project + "/datasources/" + projectDatasource + "/api/v1/query?query=" + url.QueryEscape(c.query)
+		var resp struct {
+			Status string `json:"status"`
+			Data   struct {
+				Result []struct {
+					Value []any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		api.expect(t, http.StatusOK, http.MethodGet, path, nil).decode(t, &resp)
+		require.Equalf(t, "success", resp.Status, "%s in %s", c.query, c.project)
+		if c.want == nil {
+			assert.NotEmptyf(t, resp.Data.Result, "%s in %s", c.query, c.project)
+			continue
+		}
+		got := []string{}
+		for _, r := range resp.Data.Result {
+			got = append(got, fmt.Sprint(r.Value[1]))
+		}
+		assert.Equalf(t, c.want, got, "%s in %s", c.query, c.project)
 	}
 	for _, ds := range []string{sharedDatasource, "prometheus"} {
-		for _, c := range cases {
-			path := "/proxy/globaldatasources/" + ds + "/api/v1/query?query=" + url.QueryEscape(c.query)
-			var resp struct {
-				Status string `json:"status"`
-				Data   struct {
-					Result []struct {
-						Value []any `json:"value"`
-					} `json:"result"`
-				} `json:"data"`
-			}
-			api.expect(t, http.StatusOK, http.MethodGet, path, nil).decode(t, &resp)
-			require.Equalf(t, "success", resp.Status, "%s via %s", c.query, ds)
-			require.Lenf(t, resp.Data.Result, 1, "%s via %s", c.query, ds)
-			if c.want != "" {
-				assert.Equalf(t, c.want, resp.Data.Result[0].Value[1], "%s via %s", c.query, ds)
-			}
-		}
+		r := api.do(t, http.MethodGet, "/proxy/globaldatasources/"+ds+"/api/v1/query?query=up", nil)
+		assert.Equalf(t, http.StatusForbidden, r.Status, "global datasource %s: %s", ds, r)
+		assert.Containsf(t, r.String(), "cannot be confined", "global datasource %s", ds)
 	}
 }

@@ -53,32 +53,52 @@ func renderPage(t *testing.T, url, shot string, args ...string) {
 	require.NoError(t, err, "render.mjs must write the screenshot")
 }
 
-// TestBrowserDashboard renders a dashboard whose TimeSeriesChart queries the test
-// Prometheus, once through the shared GlobalDatasource and once through a project
-// datasource, and checks that the chart drew the backfilled series (legend "m1").
+// TestBrowserDashboard renders dashboards of the shared project team-a whose charts
+// query the test Prometheus through the project's datasources, and checks that the
+// chart drew team-a's backfilled series (legend "m1"), and that a query asking for
+// another namespace shows the server's refusal in its panel, not data.
 func TestBrowserDashboard(t *testing.T) {
 	t.Parallel()
 	api := newAPIClient(t)
-	project := uniqueName(t, "browser")
-	createProject(t, api, project)
+	const project = "team-a"
 	base := serverURL(t) + "/projects/" + project + "/dashboards/"
 
-	t.Run("global datasource", func(t *testing.T) {
+	t.Run("default datasource", func(t *testing.T) {
 		t.Parallel()
-		const name = "serving-global"
+		name := uniqueName(t, "serving-default")
 		createIn(t, api, "/api/v1/projects/"+project+"/dashboards", name, dashboardFromTestdata(t, "serving-overview.json", project, name))
-		renderPage(t, base+name, "dashboard-global-datasource", "--panel", "Running requests", "--expect-text", "m1")
+		renderPage(t, base+name, "dashboard-default-datasource", "--panel", "Running requests", "--expect-text", "m1")
 	})
 
 	t.Run("project datasource", func(t *testing.T) {
 		t.Parallel()
-		const name, ds = "serving-project", "team-prometheus"
+		name, ds := uniqueName(t, "serving-project"), uniqueName(t, "team-prom")
 		createIn(t, api, "/api/v1/projects/"+project+"/datasources", ds, datasourceResource(project, ds, prometheusPluginProxy(prometheusURL(t), "")))
 		d := dashboardFromTestdata(t, "serving-overview.json", project, name)
 		useDatasource(d, ds)
 		createIn(t, api, "/api/v1/projects/"+project+"/dashboards", name, d)
 		renderPage(t, base+name, "dashboard-project-datasource", "--panel", "Running requests", "--expect-text", "m1")
 	})
+
+	t.Run("another namespace is refused", func(t *testing.T) {
+		t.Parallel()
+		name := uniqueName(t, "serving-other")
+		d := dashboardFromTestdata(t, "serving-overview.json", project, name)
+		setQueries(d, `vllm:num_requests_running{namespace="team-b"}`)
+		createIn(t, api, "/api/v1/projects/"+project+"/dashboards", name, d)
+		renderPage(t, base+name, "dashboard-other-namespace", "--panel", "Running requests", "--expect-panel-error", "conflicting namespace")
+	})
+}
+
+// setQueries replaces the query of every Prometheus query of a dashboard.
+func setQueries(dashboard object, query string) {
+	panels := dashboard["spec"].(object)["panels"].(object)
+	for _, p := range panels {
+		queries, _ := p.(object)["spec"].(object)["queries"].([]any)
+		for _, q := range queries {
+			q.(object)["spec"].(object)["plugin"].(object)["spec"].(object)["query"] = query
+		}
+	}
 }
 
 // TestBrowserHome renders the home page of the stock UI.

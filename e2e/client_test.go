@@ -155,10 +155,6 @@ func projectResource(name string) object {
 	return object{"kind": "Project", "metadata": object{"name": name}, "spec": object{}}
 }
 
-func prometheusPluginDirect(url string) object {
-	return object{"kind": "PrometheusDatasource", "spec": object{"directUrl": url}}
-}
-
 func prometheusPluginProxy(url, secret string) object {
 	proxy := object{"url": url}
 	if secret != "" {

@@ -32,12 +32,16 @@ import (
 )
 
 const (
-	// sharedDatasource is the GlobalDatasource every test may use: the test Prometheus
-	// reached through the server's HTTP proxy. Dashboards name it explicitly: the default
-	// PrometheusDatasource is the server's own "prometheus", made from PROMETHEUS_URL.
+	// sharedDatasource is a GlobalDatasource pointing at the test Prometheus, besides the
+	// server's own "prometheus" made from PROMETHEUS_URL. Queries through global
+	// datasources are refused (they carry no project to confine them to): tests check that.
 	sharedDatasource = "e2e-prometheus"
-	startTimeout     = 90 * time.Second
-	stopTimeout      = 15 * time.Second
+	// projectDatasource is the Prometheus datasource every project gets (tenancy's
+	// provisioning, openshift_ai.tenancy.project_datasource): the default one, pointing at
+	// PROMETHEUS_URL, every query through it confined to the project's namespace.
+	projectDatasource = "prometheus"
+	startTimeout      = 90 * time.Second
+	stopTimeout       = 15 * time.Second
 )
 
 // components is what TestMain started and what the tests reach through the accessors below.
@@ -142,6 +146,9 @@ func start() (*components, error) {
 	if err = c.createSharedDatasource(); err != nil {
 		return c, fmt.Errorf("creating the shared GlobalDatasource: %w", err)
 	}
+	if err = c.createSharedProjects(); err != nil {
+		return c, fmt.Errorf("creating the shared projects: %w", err)
+	}
 	fmt.Fprintf(os.Stderr, "e2e: Perses %s (%s store), Prometheus %s, files in %s\n", c.persesURL, c.store, c.promURL, c.tmp)
 	return c, nil
 }
@@ -205,6 +212,8 @@ type launchOptions struct {
 	openshiftAI string
 	// env is added to the server's environment.
 	env []string
+	// args are added to the server's command line (e.g. --pprof).
+	args []string
 }
 
 const openSecurity = `  enable_auth: false
@@ -269,7 +278,8 @@ provisioning:
 	if level == "" {
 		level = "info"
 	}
-	cmd := exec.Command(c.persesBin, "--config", configPath, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--log.level", level)
+	args := append([]string{"--config", configPath, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--log.level", level}, o.args...)
+	cmd := exec.Command(c.persesBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PROMETHEUS_URL="+c.promURL)
 	if databaseURL != "" {
@@ -339,6 +349,36 @@ func (c *components) createSharedDatasource() error {
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST /api/v1/globaldatasources: %d %s", resp.StatusCode, got)
+	}
+	return nil
+}
+
+// sharedProjects are the projects of the namespaces the test Prometheus has data for.
+// TestMain creates them on the shared server (tests use them and never delete them),
+// and lists their datasources, which gives each its Prometheus datasource "prometheus"
+// (the tenancy capability's provisioning), confined to the project's namespace.
+var sharedProjects = []string{"team-a", "team-b"}
+
+func (c *components) createSharedProjects() error {
+	for _, p := range sharedProjects {
+		body := fmt.Sprintf(`{"kind":"Project","metadata":{"name":%q}}`, p)
+		resp, err := http.Post(c.persesURL+"/api/v1/projects", "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST /api/v1/projects %s: %d %s", p, resp.StatusCode, got)
+		}
+		if resp, err = http.Get(c.persesURL + "/api/v1/projects/" + p + "/datasources/" + projectDatasource); err != nil {
+			return err
+		}
+		got, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the project datasource of %s was not provisioned: %d %s", p, resp.StatusCode, got)
+		}
 	}
 	return nil
 }

@@ -10,6 +10,8 @@
 //   --expect-text <text>    text that must appear in that panel (e.g. a legend entry), or on
 //                           the page in page mode; may be repeated.
 //   --timeout <ms>          overall budget (default 60000).
+//   --expect-panel-error <text>  the panel must show an error containing <text> (a refusal
+//                           the test asks for) instead of a chart; other errors still fail.
 //
 // It fails (exit 1, one line starting with "render:" on stderr) when the page shows an
 // error alert, the panel shows "No data" or an error, the chart canvas stays blank, the
@@ -57,6 +59,7 @@ function parseArgs(argv) {
     else if (a === '--panel') opts.panel = value();
     else if (a === '--expect-text') opts.expectText.push(value());
     else if (a === '--timeout') opts.timeout = Number(value());
+    else if (a === '--expect-panel-error') opts.expectPanelError = value();
     else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else opts.positional.push(a);
   }
@@ -109,8 +112,9 @@ async function canvasInk(panel) {
 }
 
 // failOnAlert ends the wait as soon as the page shows an error, instead of at the deadline.
+let expectedError = '';
 async function failOnAlert(page) {
-  const alerts = await visibleErrorAlerts(page);
+  const alerts = (await visibleErrorAlerts(page)).filter((a) => !expectedError || !a.includes(expectedError));
   if (alerts.length) throw new RenderError(`the page shows an error: ${alerts.join(' | ')}`);
 }
 
@@ -135,6 +139,18 @@ async function checkDashboard(page, opts, deadline, summary) {
   summary.panels = await page.locator('[data-testid="panel"]').count();
   const panel = await findPanel(page, opts, deadline);
   await panel.scrollIntoViewIfNeeded();
+  if (opts.expectPanelError) {
+    await poll(deadline, `the panel to show the error "${opts.expectPanelError}"`, async () => {
+      const alerts = await visibleErrorAlerts(panel);
+      summary.panelErrors = alerts;
+      const other = alerts.filter((a) => !a.includes(opts.expectPanelError));
+      if (other.length) throw new RenderError(`the panel shows another error: ${other.join(' | ')}`);
+      if (alerts.length) return true;
+      const text = (await panel.innerText().catch(() => '')) || '';
+      return text.includes(opts.expectPanelError);
+    });
+    return;
+  }
 
   // Loaded: no loading indicator left, and a canvas with ink that stopped changing.
   let previous = -1;
@@ -171,6 +187,7 @@ async function checkPage(page, opts, deadline) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  expectedError = opts.expectPanelError || '';
   const deadline = Date.now() + opts.timeout;
   const summary = { url: opts.url, mode: opts.mode, screenshot: opts.screenshot, consoleErrors: [], failedRequests: [] };
   const pageErrors = [];

@@ -362,8 +362,10 @@ func (p *Proxy) delegate(c echo.Context, rt Route, out outgoing, unsaved unsaved
 	prefix := strings.TrimSuffix(req.URL.Path, rt.API)
 	req.URL.Path, req.URL.RawPath = prefix+out.api.path, ""
 	method, body, query := out.api.method, []byte(encoded), ""
-	if method == http.MethodGet {
-		body, query = nil, encoded
+	if method == http.MethodGet || rt.Unsaved {
+		// Upstream's unsaved handler replays the inner body under the outer request's
+		// JSON content type, which Prometheus would not read as a form: send GET.
+		method, body, query = http.MethodGet, nil, encoded
 	}
 	req.URL.RawQuery = query
 	if rt.Unsaved {
@@ -407,7 +409,8 @@ func writeError(c echo.Context, e *statusError) error {
 	if e.status == http.StatusMethodNotAllowed {
 		c.Response().Header().Set("Allow", "GET, POST")
 	}
-	return c.JSON(e.status, map[string]string{"status": "error", "errorType": typ, "error": e.msg})
+	// "error" is the Prometheus API's field, "message" upstream's (the UI's fetch shows it).
+	return c.JSON(e.status, map[string]string{"status": "error", "errorType": typ, "error": e.msg, "message": e.msg})
 }
 
 // String describes a refusal for logs and tests.

@@ -157,6 +157,10 @@ func apiOf(path string) (api, error) {
 		return api{path: path, params: queryParams, method: http.MethodPost, query: true}, nil
 	case path == "/api/v1/query_range":
 		return api{path: path, params: rangeParams, method: http.MethodPost, query: true}, nil
+	case path == "/api/v1/parse_query":
+		// The query editor's tree view: no data, but parsed as confined, so the tree
+		// shows what runs.
+		return api{path: path, params: []string{"query"}, method: http.MethodPost, query: true}, nil
 	case path == "/api/v1/query_exemplars":
 		return api{path: path, params: exemplarsPar, method: http.MethodPost, query: true}, nil
 	case path == "/api/v1/series", path == "/api/v1/labels":
@@ -164,5 +168,5 @@ func apiOf(path string) (api, error) {
 	case len(segs) == 5 && segs[0] == "api" && segs[1] == "v1" && segs[2] == "label" && segs[4] == "values" && labelNameRE.MatchString(segs[3]):
 		return api{path: path, params: seriesParams, method: http.MethodGet}, nil
 	}
-	return api{}, refuse(http.StatusForbidden, "path", "the Prometheus API path %q is not allowed: only /api/v1/query, query_range, series, labels, label/<name>/values and query_exemplars are proxied", path)
+	return api{}, refuse(http.StatusForbidden, "path", "the Prometheus API path %q is not allowed: only /api/v1/query, query_range, series, labels, label/<name>/values, query_exemplars and parse_query are proxied", path)
 }
