@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,6 +68,9 @@ func startAccessEnv(t *testing.T) *accessEnv {
       enabled: true
   access:
     projects: kubernetes
+  tenancy:
+    bypass:
+      enabled: true
 `, kubeconfig)})
 	return &accessEnv{kube: k, perses: inst}
 }
@@ -300,6 +305,59 @@ func TestIdentityAndAccess(t *testing.T) {
 		}
 		anonymous := env.client("").do(t, http.MethodGet, "/proxy/projects/team-a/datasources/prom/api/v1/query?query=up", nil)
 		assert.Equal(t, http.StatusUnauthorized, anonymous.Status)
+	})
+
+	t.Run("queries are confined to the project; global datasources need the bypass", func(t *testing.T) {
+		namespaces := func(user, path string) (int, []string) {
+			r := env.client(k.Token(user)).do(t, http.MethodGet, path+"/api/v1/query?query="+url.QueryEscape(`count by (namespace) (last_over_time(up{job="workload"}[1h]))`), nil)
+			var resp struct {
+				Data struct {
+					Result []struct {
+						Metric map[string]string `json:"metric"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			if r.Status == http.StatusOK {
+				require.NoError(t, json.Unmarshal(r.Body, &resp))
+			}
+			var ns []string
+			for _, s := range resp.Data.Result {
+				ns = append(ns, s.Metric["namespace"])
+			}
+			slices.Sort(ns)
+			return r.Status, ns
+		}
+		// The project's provisioned datasource answers its namespace only, to its readers.
+		status, ns := namespaces("alice", "/proxy/projects/team-a/datasources/"+projectDatasource)
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, []string{"team-a"}, ns)
+		status, ns = namespaces("carol", "/proxy/projects/team-a/datasources/"+projectDatasource)
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, []string{"team-a"}, ns)
+		status, _ = namespaces("alice", "/proxy/projects/team-b/datasources/"+projectDatasource)
+		assert.Equal(t, http.StatusForbidden, status)
+
+		// The global datasource: refused without the bypass permission (alice, even as a
+		// namespace editor), answered unconfined with it (admin: system:masters).
+		status, _ = namespaces("alice", "/proxy/globaldatasources/"+projectDatasource)
+		assert.Equal(t, http.StatusForbidden, status, "alice has no bypass permission")
+		status, ns = namespaces("admin", "/proxy/globaldatasources/"+projectDatasource)
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, []string{"team-a", "team-b"}, ns, "the bypass is unconfined")
+
+		// Binding the shipped bypass role to bob lets him (once the deny TTL passed).
+		ctx := context.Background()
+		_, err := k.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "bob-tenancy-bypass"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "perses-tenancy-bypass"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "bob"}},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			status, ns = namespaces("bob", "/proxy/globaldatasources/"+projectDatasource)
+			return status == http.StatusOK && len(ns) == 2
+		}, 30*time.Second, 500*time.Millisecond, "bob with perses-tenancy-bypass: %d %v", status, ns)
+		assert.Greater(t, env.metric(t, "perses_openshift_ai_tenancy_queries_bypassed_total", ""), 0.0)
 	})
 
 	t.Run("reviews per 1000 warm requests", func(t *testing.T) {

@@ -24,10 +24,10 @@ type Credential struct {
 	// ForwardUser sends the caller's own bearer token instead, when it has one.
 	ForwardUser bool
 
-	mu       sync.Mutex
-	token    string
-	modTime  time.Time
-	checkdAt time.Time
+	mu      sync.Mutex
+	token   string
+	modTime time.Time
+	size    int64
 }
 
 // OriginOf is scheme://host of a URL, lower-cased, with the default port made explicit.
@@ -62,19 +62,16 @@ func (cr *Credential) apply(req *http.Request, target *url.URL, c echo.Context) 
 	return nil
 }
 
-// read returns the token, checking the file's modification time at most every 10 s.
+// read returns the token, re-reading the file when its modification time changed (a
+// stat per request: projected service-account tokens rotate in place).
 func (cr *Credential) read() (string, error) {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	if cr.token != "" && time.Since(cr.checkdAt) < 10*time.Second {
-		return cr.token, nil
-	}
 	st, err := os.Stat(cr.TokenFile)
 	if err != nil {
 		return "", err
 	}
-	cr.checkdAt = time.Now()
-	if cr.token != "" && st.ModTime().Equal(cr.modTime) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.token != "" && st.ModTime().Equal(cr.modTime) && st.Size() == cr.size {
 		return cr.token, nil
 	}
 	b, err := os.ReadFile(cr.TokenFile)
@@ -85,6 +82,6 @@ func (cr *Credential) read() (string, error) {
 	if tok == "" {
 		return "", fmt.Errorf("%s is empty", cr.TokenFile)
 	}
-	cr.token, cr.modTime = tok, st.ModTime()
+	cr.token, cr.modTime, cr.size = tok, st.ModTime(), st.Size()
 	return tok, nil
 }
