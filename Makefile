@@ -22,10 +22,14 @@ export CGO_ENABLED := 0
 all: build plugins
 
 ## build: bin/perses (our server) and bin/percli (upstream's CLI), from the seamed upstream copy.
-build: bin/perses bin/percli
+build: bin/perses bin/percli bin/demo-exporter
 
 bin/perses: upstream $(UPSTREAM)/ui/app/dist/.embedded FORCE
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/perses
+
+## bin/demo-exporter: simulated workload metrics for `make run` (cmd/demo-exporter).
+bin/demo-exporter: FORCE
+	go build -trimpath -o $@ ./cmd/demo-exporter
 
 bin/percli: upstream FORCE
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ github.com/perses/perses/cmd/percli
@@ -52,8 +56,8 @@ plugins:
 	plugins/pack.sh build/plugins
 
 ## run: the product with the embedded default configuration (file database, development login).
-run: build plugins
-	PROMETHEUS_URL=$${PROMETHEUS_URL:-http://127.0.0.1:9090} bin/perses --config perses-config.yaml --web.listen-address $(LISTEN)
+run: build plugins bin/demo-exporter
+	hack/run.sh $(LISTEN)
 
 ## deps: what the tests need beyond Go and Node (Debian packages, the browser driver).
 deps:
@@ -90,6 +94,7 @@ bench: build plugins
 	hack/figures.sh
 	go run ./hack/benchstore
 	go test -count=1 -tags "e2e bench" -run TestAuthThroughput -v ./e2e/
+	go test -count=1 -tags "e2e bench" -run TestTenancyProxyThroughput -v ./e2e/
 
 clean:
 	rm -rf bin build $(UPSTREAM) data
