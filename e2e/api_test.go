@@ -274,8 +274,8 @@ func TestDatasourceProxyQueriesPrometheus(t *testing.T) {
 		{"team-b", `last_over_time(vllm:num_requests_running{model_name="m1"}[1h])`, []string{}},
 		{"team-a", `sum(last_over_time(container_memory_working_set_bytes[1h]))`, []string{"536870912"}},
 		// GPU metrics are confined on exported_namespace (the DCGM exporter runs in the
-		// GPU operator's namespace).
-		{"team-b", `last_over_time(DCGM_FI_DEV_GPU_UTIL[1h])`, []string{"80"}},
+		// GPU operator's namespace). team-b has a training pod's GPU and a notebook's.
+		{"team-b", `sort(last_over_time(DCGM_FI_DEV_GPU_UTIL[1h]))`, []string{"60", "80"}},
 		{"team-a", `count(last_over_time(up{job="workload"}[1h]))`, []string{"1"}},
 		{"team-a", `sum(increase(vllm:request_success_total[1h])) > 0`, nil},
 	}

@@ -214,6 +214,8 @@ type launchOptions struct {
 	env []string
 	// args are added to the server's command line (e.g. --pprof).
 	args []string
+	// bin replaces the server binary (PERSES_BIN), e.g. to compare two builds.
+	bin string
 }
 
 const openSecurity = `  enable_auth: false
@@ -279,7 +281,11 @@ provisioning:
 		level = "info"
 	}
 	args := append([]string{"--config", configPath, "--web.listen-address", fmt.Sprintf("127.0.0.1:%d", port), "--log.level", level}, o.args...)
-	cmd := exec.Command(c.persesBin, args...)
+	bin := c.persesBin
+	if o.bin != "" {
+		bin = o.bin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PROMETHEUS_URL="+c.promURL)
 	if databaseURL != "" {

@@ -9,10 +9,13 @@ import (
 	"github.com/openshift-ai/observability/extension/health"
 	"github.com/openshift-ai/observability/extension/host"
 	"github.com/openshift-ai/observability/extension/identity"
+	"github.com/openshift-ai/observability/extension/live"
 	"github.com/openshift-ai/observability/extension/nameguard"
 	"github.com/openshift-ai/observability/extension/prometheus"
 	"github.com/openshift-ai/observability/extension/store"
+	"github.com/openshift-ai/observability/extension/templates"
 	"github.com/openshift-ai/observability/extension/tenancy"
+	"github.com/openshift-ai/observability/extension/workloads"
 )
 
 // Capability is one thing the product adds. Prepare (optional) runs before upstream's
@@ -32,6 +35,9 @@ var Capabilities = []Capability{
 	{Name: "store", Prepare: store.Prepare, Setup: store.Setup},          // PostgreSQL as upstream's store, when configured
 	{Name: "access", Prepare: access.Prepare, Setup: access.Setup},       // what a user may do: SubjectAccessReview per namespace, projects on demand
 	{Name: "tenancy", Setup: tenancy.Setup},                              // every metrics query confined to its project's namespace; projects get their Prometheus datasource
+	{Name: "live", Setup: live.Setup},                                    // GET …/dashboards/{name}/stream: dashboard changes and panel data as server-sent events, one backend query per dashboard and interval
+	{Name: "templates", Setup: templates.Setup},                          // the four workload templates: GET /api/v1/templates, POST …/templates/{id}/instantiate, POST …/dashboards/{name}/clone
+	{Name: "workloads", Setup: workloads.Setup},                          // GET …/workloads: a project's model servers, training jobs, notebooks, pipelines (listed with the caller's Kubernetes rights), status, pod selector, headline figures through tenancy
 	{Name: "health", Setup: health.Setup},                                // GET /health: database and version
 	{Name: "prometheus", Setup: prometheus.Setup},                        // the default Prometheus datasource
 	{Name: "apidoc", Setup: apidoc.Setup},                                // the OpenAPI document of our endpoints

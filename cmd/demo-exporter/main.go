@@ -69,12 +69,14 @@ type sim struct {
 	samples      *prometheus.CounterVec
 	nbRunning    *prometheus.GaugeVec
 	nbCulled     *prometheus.CounterVec
-	nbActivity   *prometheus.GaugeVec
+	nbLastCulled *prometheus.GaugeVec
+	podStart     *prometheus.GaugeVec
+	podDone      *prometheus.GaugeVec
 	wfGauge      *prometheus.GaugeVec
 	wfPods       *prometheus.GaugeVec
 	wfErrors     *prometheus.CounterVec
 	wfOpDuration *prometheus.HistogramVec
-	wfStep       *prometheus.HistogramVec
+	start        time.Time
 }
 
 const gpuOperatorNamespace = "nvidia-gpu-operator"
@@ -137,14 +139,16 @@ func newSim() *sim {
 	s.loss = s.gauge("training_loss", "Loss the job reports (a user metric).", job...)
 	s.accuracy = s.gauge("training_accuracy", "Accuracy the job reports (a user metric).", job...)
 	s.samples = s.counter("training_samples_total", "Samples processed (a user metric).", job...)
-	s.nbRunning = s.gauge("notebook_running", "Notebooks running (notebook controller).", "namespace", "notebook")
-	s.nbCulled = s.counter("notebook_culling_total", "Notebooks culled for inactivity (notebook controller).", "namespace", "notebook")
-	s.nbActivity = s.gauge("notebook_last_activity_timestamp_seconds", "Last kernel activity (the notebooks.kubeflow.org/last-activity annotation).", "namespace", "notebook")
+	s.nbRunning = s.gauge("notebook_running", "Notebooks running (notebook controller).", "namespace", "name")
+	s.nbCulled = s.counter("notebook_culling_total", "Notebooks culled for inactivity (notebook controller).", "namespace", "name")
+	s.nbLastCulled = s.gauge("last_notebook_culling_timestamp_seconds", "When the notebook was last culled (notebook controller).", "namespace", "name")
+	s.podStart = s.gauge("kube_pod_start_time", "Pod start time (kube-state-metrics).", "namespace", "pod")
+	s.podDone = s.gauge("kube_pod_completion_time", "Pod completion time (kube-state-metrics).", "namespace", "pod")
 	s.wfGauge = s.gauge("argo_workflows_gauge", "Workflows by phase (Argo ≥ 3.6).", "namespace", "phase")
 	s.wfPods = s.gauge("argo_workflows_pods_gauge", "Workflow pods by phase (Argo ≥ 3.6).", "namespace", "phase")
 	s.wfErrors = s.counter("argo_workflows_error_count", "Workflow controller errors (Argo).", "namespace", "cause")
 	s.wfOpDuration = s.histogram("argo_workflows_operation_duration_seconds", "Workflow operation durations (Argo).", []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10}, "namespace")
-	s.wfStep = s.histogram("kfp_step_duration_seconds", "Pipeline step durations (demo).", []float64{5, 15, 30, 60, 120, 300, 600}, "namespace", "pipeline", "step")
+	s.start = time.Now()
 	return s
 }
 
@@ -232,8 +236,14 @@ func (s *sim) step(dt float64) {
 			s.podLabels.WithLabelValues(w.namespace, pod, "", "", "", w.name, "").Set(1)
 		}
 		s.nbRunning.WithLabelValues(w.namespace, w.name).Set(1)
-		s.nbCulled.WithLabelValues(w.namespace, w.name).Add(0)
-		s.nbActivity.WithLabelValues(w.namespace, w.name).Set(float64(time.Now().Add(-time.Duration(60+300*s.wave(900, float64(i))) * time.Second).Unix()))
+		if s.t <= dt {
+			// culled (stopped for idleness) a few times, last a few hours before the demo started
+			s.nbLastCulled.WithLabelValues(w.namespace, w.name).Set(float64(s.start.Add(-time.Duration(3+i) * time.Hour).Unix()))
+			s.nbCulled.WithLabelValues(w.namespace, w.name).Add(float64(2 + i))
+		}
+		for j, pod := range w.pods {
+			s.gpu(w.namespace, pod, 2+j, 10+40*s.wave(240, float64(i)))
+		}
 	}
 	for i, w := range s.pipeline {
 		for _, pod := range w.pods {
@@ -252,10 +262,13 @@ func (s *sim) step(dt float64) {
 			s.wfErrors.WithLabelValues(w.namespace, "CronWorkflowSubmissionError").Inc()
 		}
 		s.wfOpDuration.WithLabelValues(w.namespace).Observe(0.2 + rand.Float64()*w.load)
-		for _, step := range []string{"ingest", "train", "evaluate"} {
-			if rand.Float64() < 0.2*dt/5 {
-				s.wfStep.WithLabelValues(w.namespace, w.name, step).Observe(10 + rand.Float64()*200*w.load)
-			}
+		// the finished step pods of the last run: their start and completion times
+		for k, step := range []string{"ingest", "train", "evaluate"} {
+			pod := w.name + "-run-1-" + step + "-" + string(rune('1'+k))
+			started := s.start.Add(time.Duration(k*300) * time.Second)
+			took := time.Duration(float64(60+90*k)*w.load) * time.Second
+			s.podStart.WithLabelValues(w.namespace, pod).Set(float64(started.Unix()))
+			s.podDone.WithLabelValues(w.namespace, pod).Set(float64(started.Add(took).Unix()))
 		}
 	}
 }
@@ -269,7 +282,13 @@ func (s *sim) pod(pod, ns, container string, cores, memBytes, cpuLimit, memLimit
 	s.requests.WithLabelValues(append(l, "memory", "byte")...).Set(memLimit / 2)
 	s.limits.WithLabelValues(append(l, "cpu", "core")...).Set(cpuLimit)
 	s.limits.WithLabelValues(append(l, "memory", "byte")...).Set(memLimit)
-	s.phase.WithLabelValues(ns, pod, "Running").Set(1)
+	for _, phase := range []string{"Pending", "Running", "Succeeded", "Failed", "Unknown"} {
+		v := 0.0
+		if phase == "Running" {
+			v = 1
+		}
+		s.phase.WithLabelValues(ns, pod, phase).Set(v)
+	}
 	s.restarts.WithLabelValues(l...).Add(0)
 }
 

@@ -128,6 +128,11 @@ func TestTargetOf(t *testing.T) {
 		{"POST", "/api/v1/projects/team%2Da/variables", "", Target{"team-a", role.VariableScope, role.CreateAction, false}, true},
 		{"GET", "/proxy/projects/team-a/datasources/prom/api/v1/query", "", Target{"team-a", role.DatasourceScope, role.ReadAction, false}, true},
 		{"POST", "/proxy/unsaved/projects/team-a/datasources/api/v1/query", "", Target{"team-a", role.DatasourceScope, role.CreateAction, false}, true},
+		{"POST", "/api/v1/projects/team-a/templates/model-serving/instantiate", `{"dashboard_name":"d"}`, Target{"team-a", role.DashboardScope, role.CreateAction, false}, true},
+		{"POST", "/api/v1/projects/team-a/dashboards/d1/clone", `{}`, Target{"team-a", role.DashboardScope, role.CreateAction, false}, true},
+		{"GET", "/api/v1/projects/team-a/workloads", "", Target{"team-a", role.DashboardScope, role.ReadAction, true}, true},
+		{"GET", "/api/v1/templates", "", Target{}, false},
+		{"GET", "/api/v1/templates/notebook", "", Target{}, false},
 		{"GET", "/api/v1/dashboards?project=team-b", "", Target{"team-b", role.DashboardScope, role.ReadAction, true}, true},
 		{"POST", "/api/v1/dashboards", `{"kind":"Dashboard","metadata":{"name":"d","project":"team-b"}}`, Target{"team-b", role.DashboardScope, role.CreateAction, false}, true},
 		{"GET", "/prefix/api/v1/projects/team-a", "", Target{"team-a", role.ProjectScope, role.ReadAction, false}, true},
@@ -190,6 +195,9 @@ func TestGuard(t *testing.T) {
 		{name: "cluster down: 503", user: &identity.User{Name: "x", Groups: []string{"down"}}, method: "GET", path: "/api/v1/projects/down", wantStatus: 503},
 		{name: "unmapped kind: 403", user: alice, method: "GET", path: "/api/v1/projects/team-a/roles", wantStatus: 403},
 		{name: "no project named: passes", method: "GET", path: "/api/v1/globaldatasources", wantStatus: 200},
+		{name: "instantiate a template in own project: passes", user: alice, method: "POST", path: "/api/v1/projects/team-a/templates/notebook/instantiate", wantStatus: 200, wantCreate: true},
+		{name: "instantiate a template in another project: 403", user: alice, method: "POST", path: "/api/v1/projects/team-b/templates/notebook/instantiate", wantStatus: 403},
+		{name: "clone in another project: 403", user: alice, method: "POST", path: "/api/v1/projects/team-b/dashboards/d/clone", wantStatus: 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := fakeStore{"team-b": true}

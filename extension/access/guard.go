@@ -32,6 +32,10 @@ var kindScopes = map[string]role.Scope{
 	"variables":           role.VariableScope,
 	"roles":               role.RoleScope,
 	"rolebindings":        role.RoleBindingScope,
+	// Instantiating a template (POST …/templates/{id}/instantiate) creates a dashboard.
+	"templates": role.DashboardScope,
+	// Listing workloads (GET …/workloads) needs read on dashboards (the lists use the caller's own rights).
+	"workloads": role.DashboardScope,
 }
 
 func actionOf(method string) role.Action {

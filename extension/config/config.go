@@ -54,6 +54,10 @@ type OpenShiftAI struct {
 	Audit Audit `json:"audit" yaml:"audit"`
 	// Tenancy confines every metrics query to the namespace of its project.
 	Tenancy Tenancy `json:"tenancy" yaml:"tenancy"`
+	// Live streams dashboard changes and panel data as server-sent events.
+	Live Live `json:"live" yaml:"live"`
+	// Workloads lists a project's OpenShift AI workloads with headline figures.
+	Workloads Workloads `json:"workloads" yaml:"workloads"`
 }
 
 // Kubernetes is how the server reaches the cluster.
@@ -281,9 +285,11 @@ func Load(file string) (Config, error) {
 			OIDC:        OIDC{UsernameClaim: DefaultUsernameClaim, GroupsClaim: DefaultGroupsClaim},
 			Login:       Login{SessionToken: "access_token", Session: Session{CookieName: DefaultSessionCookie, MaxAge: DefaultSessionMaxAge, Secure: SecureAuto}},
 		},
-		Access:  Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
-		Audit:   defaultAudit(),
-		Tenancy: defaultTenancy(),
+		Access:    Access{APIGroup: DefaultAPIGroup, AllowTTL: DefaultAllowTTL, DenyTTL: DefaultDenyTTL, Projects: ProjectsAuto, ProjectsTTL: DefaultProjectsTTL},
+		Audit:     defaultAudit(),
+		Tenancy:   defaultTenancy(),
+		Live:      defaultLive(),
+		Workloads: defaultWorkloads(),
 	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
@@ -368,6 +374,8 @@ func (o OpenShiftAI) Validate() error {
 	errs = append(errs, o.validateIdentity()...)
 	errs = append(errs, o.Audit.validate()...)
 	errs = append(errs, o.Tenancy.validate()...)
+	errs = append(errs, o.Live.validate()...)
+	errs = append(errs, o.Workloads.validate()...)
 	return errors.Join(errs...)
 }
 

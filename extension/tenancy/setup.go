@@ -29,13 +29,15 @@ func Setup(h *host.Host) error {
 		return err
 	}
 	b := h.Runner.HTTPServerBuilder()
-	b.PreMiddleware(p.Middleware())
 	if prov := p.Provisioner; prov != nil {
+		// Before the proxy, which answers /proxy requests without calling next: a
+		// project's first request may be a proxied query, its datasource must exist.
 		b.PreMiddleware(prov.Middleware(h.Config.APIPrefix))
 		if err := prov.EnsureAll(); err != nil {
 			return err
 		}
 	}
+	b.PreMiddleware(p.Middleware())
 	current = p
 	return nil
 }
