@@ -65,7 +65,7 @@ func (e *Enforcer) enforceForm(a api, form url.Values, namespace string) (url.Va
 		if strings.TrimSpace(q) == "" {
 			return nil, refuse(http.StatusBadRequest, "bad_query", "parameter \"query\" is required by %s", a.path)
 		}
-		enforced, err := e.Enforce(q, namespace)
+		enforced, err := e.enforceMemo(q, namespace)
 		if err != nil {
 			return nil, enforcerError(err)
 		}

@@ -58,6 +58,8 @@ type Proxy struct {
 	Metrics    *Metrics
 	// Provisioner gives projects their datasource (nil: none configured).
 	Provisioner *Provisioner
+	// Cache keeps datasource specs read from the store for a short time (nil: none).
+	Cache *SpecCache
 }
 
 // NewTransport is the pooled transport of the proxy's own forwarding.
@@ -237,7 +239,11 @@ func (p *Proxy) bypassAllowed(c echo.Context) (bool, error) {
 }
 
 func (p *Proxy) lookup(rt Route) (json.RawMessage, error) {
-	var spec json.RawMessage
+	key := keyOf(rt)
+	spec, gen, ok := p.Cache.get(key)
+	if ok {
+		return spec, nil
+	}
 	var err error
 	switch rt.Kind {
 	case RouteProject:
@@ -254,6 +260,7 @@ func (p *Proxy) lookup(rt Route) (json.RawMessage, error) {
 		logrus.WithError(err).Errorf("tenancy: cannot read datasource %q", rt.Name)
 		return nil, refuse(http.StatusServiceUnavailable, "unavailable", "the store cannot be read")
 	}
+	p.Cache.put(key, spec, gen)
 	return spec, nil
 }
 
@@ -294,7 +301,9 @@ func (p *Proxy) forward(c echo.Context, t target, out outgoing) error {
 		}
 	}
 	c.Response().WriteHeader(resp.StatusCode)
-	_, err = io.Copy(c.Response(), resp.Body)
+	buf := copyBuffers.Get().(*[]byte)
+	_, err = io.CopyBuffer(c.Response(), resp.Body, *buf)
+	copyBuffers.Put(buf)
 	if err != nil {
 		logrus.WithError(err).Debug("tenancy: the answer could not be copied whole")
 	}

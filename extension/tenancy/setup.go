@@ -38,6 +38,7 @@ func Setup(h *host.Host) error {
 		}
 	}
 	b.PreMiddleware(p.Middleware())
+	b.PreMiddleware(p.Cache.Middleware(h.Config.APIPrefix))
 	current = p
 	return nil
 }
@@ -71,12 +72,13 @@ func NewProxy(h *host.Host) (*Proxy, error) {
 		Bypass:    bypassFunc(t.Bypass, authz),
 		Client:    &http.Client{Transport: NewTransport(time.Duration(t.Timeout))},
 		Metrics:   NewMetrics(h.Registry),
+		Cache:     NewSpecCache(DefaultSpecTTL),
 	}
 	prom := h.Config.OpenShiftAI.Prometheus
 	if u, err := url.Parse(prom.URL); err == nil && u.Host != "" {
 		p.Credential = &Credential{Origin: OriginOf(u), TokenFile: t.Credential.BearerTokenFile, ForwardUser: t.Credential.ForwardUserToken}
 		if t.ProjectDatasource != "" {
-			p.Provisioner = &Provisioner{Deps: h.Deps, Name: t.ProjectDatasource, URL: prom.URL}
+			p.Provisioner = &Provisioner{Deps: h.Deps, Name: t.ProjectDatasource, URL: prom.URL, Written: p.Cache.Invalidate}
 		}
 	}
 	return p, nil
@@ -152,10 +154,12 @@ const managedMarker = "Managed by the server (openshift_ai.tenancy.project_datas
 // default, so that dashboards resolve to the project route, which is confined to the
 // project's namespace. A datasource of that name the server did not write is left alone.
 type Provisioner struct {
-	Deps  extend.Manager
-	Name  string
-	URL   string
-	known sync.Map
+	Deps extend.Manager
+	Name string
+	URL  string
+	// Written, when set, is called after the provisioner wrote a datasource.
+	Written func()
+	known   sync.Map
 }
 
 // Datasource is the project's datasource.
@@ -203,6 +207,7 @@ func (pr *Provisioner) Ensure(project string) error {
 		if err := dao.Create(want); err != nil {
 			return fmt.Errorf("creating datasource %q in project %q: %w", pr.Name, project, err)
 		}
+		pr.written()
 		logrus.Infof("tenancy: project %q got its Prometheus datasource %q", project, pr.Name)
 	case err != nil:
 		return err
@@ -214,10 +219,17 @@ func (pr *Provisioner) Ensure(project string) error {
 			if err := dao.Update(want); err != nil {
 				return fmt.Errorf("updating datasource %q in project %q: %w", pr.Name, project, err)
 			}
+			pr.written()
 		}
 	}
 	pr.known.Store(project, true)
 	return nil
+}
+
+func (pr *Provisioner) written() {
+	if pr.Written != nil {
+		pr.Written()
+	}
 }
 
 // EnsureAll provisions every existing project (at start).
