@@ -140,7 +140,8 @@ type api struct {
 }
 
 // apiOf checks the Prometheus API path of a route. Encoded characters, empty or dot
-// segments and trailing slashes are refused rather than cleaned: what is checked is
+// segments are refused rather than cleaned (a trailing slash never arrives: upstream's
+// RemoveTrailingSlash runs first): what is checked is
 // exactly what is forwarded.
 func apiOf(path string) (api, error) {
 	if strings.ContainsAny(path, "%\\") {
