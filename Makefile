@@ -17,14 +17,14 @@ GO_LDFLAGS     := -s -w \
   -X github.com/prometheus/common/version.BuildDate=$(BUILD_DATE)
 export CGO_ENABLED := 0
 
-.PHONY: all build run test unit e2e deps tools upstream ui plugins bench figures fmt vet clean
+.PHONY: all build run test unit e2e deps tools upstream ui plugins ui-plugins ui-plugins-test bench figures fmt vet clean
 
 all: build plugins
 
 ## build: bin/perses (our server) and bin/percli (upstream's CLI), from the seamed upstream copy.
 build: bin/perses bin/percli bin/demo-exporter
 
-bin/perses: upstream $(UPSTREAM)/ui/app/dist/.embedded FORCE
+bin/perses: upstream $(UPSTREAM)/ui/app/dist/.embedded ui-plugins FORCE
 	go build -trimpath -ldflags '$(GO_LDFLAGS)' -o $@ ./cmd/perses
 
 ## bin/demo-exporter: simulated workload metrics for `make run` (cmd/demo-exporter).
@@ -51,9 +51,19 @@ $(UPSTREAM)/ui/app/dist/.embedded: build/ui/app/dist/index.html | upstream
 	find $(UPSTREAM)/ui/app/dist -type f -exec gzip -9 -n '{}' +
 	touch $@
 
-## plugins: the plugin archives (upstream npm plugins + our CUE schemas) in build/plugins.
-plugins:
+## plugins: the plugin archives (upstream npm plugins and ours, with our CUE schemas) in build/plugins.
+plugins: ui-plugins
 	plugins/pack.sh build/plugins
+
+## ui-plugins: our TypeScript plugins (ui-plugins/), built for plugins/pack.sh. They take
+## @perses-dev/spec from the stock UI's build, so the UI comes first.
+UI_PLUGINS := ui-plugins/openshift-ai
+ui-plugins: build/ui/app/dist/index.html
+	hack/ui/plugins.sh build $(UI_PLUGINS)
+
+## ui-plugins-test: their type-check and vitest unit tests.
+ui-plugins-test: build/ui/app/dist/index.html
+	hack/ui/plugins.sh test $(UI_PLUGINS)
 
 ## run: the product with the embedded default configuration (file database, development login).
 run: build plugins bin/demo-exporter
@@ -72,7 +82,7 @@ tools: upstream
 	go build -o build/tools/prom-label-proxy github.com/prometheus-community/prom-label-proxy
 
 ## test: everything CI runs.
-test: deps tools build plugins vet unit e2e
+test: deps tools build plugins vet unit ui-plugins-test e2e
 
 vet: upstream $(UPSTREAM)/ui/app/dist/.embedded
 	@out=$$(gofmt -l cmd extension e2e hack internal patches 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

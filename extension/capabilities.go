@@ -6,6 +6,7 @@ import (
 	"github.com/openshift-ai/observability/extension/access"
 	"github.com/openshift-ai/observability/extension/apidoc"
 	"github.com/openshift-ai/observability/extension/audit"
+	"github.com/openshift-ai/observability/extension/gallery"
 	"github.com/openshift-ai/observability/extension/health"
 	"github.com/openshift-ai/observability/extension/host"
 	"github.com/openshift-ai/observability/extension/identity"
@@ -38,6 +39,7 @@ var Capabilities = []Capability{
 	{Name: "live", Setup: live.Setup},                                    // GET …/dashboards/{name}/stream: dashboard changes and panel data as server-sent events, one backend query per dashboard and interval
 	{Name: "templates", Setup: templates.Setup},                          // the four workload templates: GET /api/v1/templates, POST …/templates/{id}/instantiate, POST …/dashboards/{name}/clone
 	{Name: "workloads", Setup: workloads.Setup},                          // GET …/workloads: a project's model servers, training jobs, notebooks, pipelines (listed with the caller's Kubernetes rights), status, pod selector, headline figures through tenancy
+	{Name: "gallery", Setup: gallery.Setup},                              // GET /templates: the template gallery page (pick a template and a workload, create, open the dashboard)
 	{Name: "health", Setup: health.Setup},                                // GET /health: database and version
 	{Name: "prometheus", Setup: prometheus.Setup},                        // the default Prometheus datasource
 	{Name: "apidoc", Setup: apidoc.Setup},                                // the OpenAPI document of our endpoints

@@ -2,6 +2,10 @@
 # pack.sh <out-dir>: writes one plugin archive per line of plugins/plugins.txt into <out-dir>,
 # as <mf-manifest name>-<version>.tar.gz, the form Perses' plugin.archive_paths loads.
 #
+# A line is an npm package `name@version`, or `./<folder>` of this repository: one of our
+# plugin packages (ui-plugins/), whose build output <folder>/dist (`make ui-plugins`) is packed
+# with `npm pack` into the same npm tarball form, then handled like the others.
+#
 # For each `name@version` line it fetches the npm tarball (cached in build/npm-pkgs/, fetched
 # once), re-roots it (npm tarballs hold everything under package/), replaces whatever sits at
 # the package's schemas path (package.json perses.schemasPath, default "schemas") with our
@@ -49,6 +53,19 @@ fetch() {
 	echo "$cache/$file"
 }
 
+# pack_local <./folder>: prints the path of an npm tarball of <folder>/dist, made afresh
+# (npm pack is reproducible: same files, same bytes, so the digest below holds).
+pack_local() {
+	local dir="$root/${1#./}/dist" dl="$work/local"
+	[[ -f "$dir/mf-manifest.json" && -f "$dir/package.json" ]] ||
+		{ echo "pack.sh: $1/dist is not built (make ui-plugins)" >&2; exit 1; }
+	rm -rf "$dl" && mkdir -p "$dl"
+	(cd "$dl" && npm pack "$dir" --cache "$npm_cache" --ignore-scripts --silent >/dev/null)
+	local tgz=("$dl"/*.tgz)
+	[[ -s ${tgz[0]} ]] || { echo "pack.sh: npm pack $1/dist produced nothing" >&2; exit 1; }
+	echo "${tgz[0]}"
+}
+
 # describe <package-dir>: prints, one a line, "name@version", the version, the mf-manifest
 # name, the schemas path, then "<kind> <spec.name>" for each plugin package.json declares.
 describe() {
@@ -75,10 +92,13 @@ while IFS= read -r line || [[ -n $line ]]; do
 	spec=${line%%#*}
 	spec=${spec//[[:space:]]/}
 	[[ -n $spec ]] || continue
-	[[ $spec =~ ^(@[a-z0-9._-]+/)?[a-z0-9._-]+@[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
-		{ echo "pack.sh: $list: \"$spec\" is not name@exact-version" >&2; exit 1; }
-
-	tgz=$(fetch "$spec")
+	if [[ $spec =~ ^\./[a-z0-9._/-]+$ && $spec != *..* ]]; then
+		tgz=$(pack_local "$spec")
+	else
+		[[ $spec =~ ^(@[a-z0-9._-]+/)?[a-z0-9._-]+@[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
+			{ echo "pack.sh: $list: \"$spec\" is neither name@exact-version nor ./folder" >&2; exit 1; }
+		tgz=$(fetch "$spec")
+	fi
 	pkg="$work/pkg"
 	rm -rf "$pkg" && mkdir -p "$pkg"
 	# The two descriptors first: the whole tarball is unpacked only when the archive is rebuilt.
@@ -87,7 +107,7 @@ while IFS= read -r line || [[ -n $line ]]; do
 		[[ -f "$pkg/$f" ]] || { echo "pack.sh: $spec: $f missing from the npm tarball" >&2; exit 1; }
 	done
 	mapfile -t desc < <(describe "$pkg")
-	[[ ${#desc[@]} -ge 4 && ${desc[0]} == "$spec" ]] || { echo "pack.sh: $tgz is not $spec" >&2; exit 1; }
+	[[ ${#desc[@]} -ge 4 && (${desc[0]} == "$spec" || $spec == ./*) ]] || { echo "pack.sh: $tgz is not $spec" >&2; exit 1; }
 	version=${desc[1]}
 	mf_name=${desc[2]}
 	schemas_path=${desc[3]}

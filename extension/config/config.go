@@ -58,6 +58,8 @@ type OpenShiftAI struct {
 	Live Live `json:"live" yaml:"live"`
 	// Workloads lists a project's OpenShift AI workloads with headline figures.
 	Workloads Workloads `json:"workloads" yaml:"workloads"`
+	// Templates provisions the workload dashboards of every project.
+	Templates Templates `json:"templates" yaml:"templates"`
 }
 
 // Kubernetes is how the server reaches the cluster.
@@ -290,6 +292,7 @@ func Load(file string) (Config, error) {
 		Tenancy:   defaultTenancy(),
 		Live:      defaultLive(),
 		Workloads: defaultWorkloads(),
+		Templates: defaultTemplates(),
 	}}
 	if err := commonConfig.NewResolver[Config]().SetConfigFile(file).SetEnvPrefix("PERSES").Resolve(&c).Verify(); err != nil {
 		return c, withKeys(file, err)
@@ -376,6 +379,7 @@ func (o OpenShiftAI) Validate() error {
 	errs = append(errs, o.Tenancy.validate()...)
 	errs = append(errs, o.Live.validate()...)
 	errs = append(errs, o.Workloads.validate()...)
+	errs = append(errs, o.Templates.validate()...)
 	return errors.Join(errs...)
 }
 

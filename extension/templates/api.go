@@ -253,7 +253,7 @@ func (a *API) clone(c echo.Context) error {
 	return httpError(fmt.Errorf("%w: no free name for a copy of %q", ErrExists, source))
 }
 
-// copyOf is a fresh dashboard with original's spec and tags.
+// copyOf is a fresh dashboard with original's spec and tags (but auto-provisioning's).
 func copyOf(original *v1.Dashboard, project, name, display string) (*v1.Dashboard, error) {
 	data, err := json.Marshal(original.Spec)
 	if err != nil {
@@ -267,8 +267,15 @@ func copyOf(original *v1.Dashboard, project, name, display string) (*v1.Dashboar
 		d.Spec.Display = &common.Display{}
 	}
 	d.Spec.Display.Name = display
-	if len(original.Metadata.Tags) > 0 {
-		d.Metadata.Tags = set.New(original.Metadata.Tags.TransformAsSlice()...)
+	// The copy is the user's: auto-provisioning's version and content tags stay behind.
+	for tag := range original.Metadata.Tags {
+		if strings.HasPrefix(tag, VersionTagPrefix) || strings.HasPrefix(tag, ContentTagPrefix) {
+			continue
+		}
+		if d.Metadata.Tags == nil {
+			d.Metadata.Tags = set.New[string]()
+		}
+		d.Metadata.Tags.Add(tag)
 	}
 	return d, nil
 }
