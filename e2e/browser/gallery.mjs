@@ -4,15 +4,17 @@
 // template's type, else the text field) → Create, then waits for the stock UI to open the
 // new dashboard with its display name on the page.
 //
-//   node gallery.mjs <base-url> <project> <template-id> <workload> <screenshot.png> [dashboard-name]
+//   node gallery.mjs <base-url> <project> <template-id> <workload> <screenshot.png> [dashboard-name [variable-label]]
 //
-// Without a dashboard name the form's default (<template>-<workload>) is kept.
+// Without a dashboard name the form's default (<template>-<workload>) is kept. With a
+// variable label, the dashboard's variable of that label is opened and its value and
+// options reported (variableValue, variableOptions).
 //
 // Prints a JSON summary ({url, dashboard, displayName, picker}) on stdout; exit 1 with one
 // line starting with "gallery:" on stderr when a step fails.
 import { chromium } from 'playwright-core';
 
-const [base, project, templateID, workload, shot, dashboardName] = process.argv.slice(2);
+const [base, project, templateID, workload, shot, dashboardName, variableLabel] = process.argv.slice(2);
 if (!shot) {
   console.error('usage: node gallery.mjs <base-url> <project> <template-id> <workload> <screenshot.png>');
   process.exit(2);
@@ -52,9 +54,21 @@ try {
   if (!res.ok()) throw new Error(`the dashboard ${dashboard} is not there: HTTP ${res.status()}`);
   const displayName = (await res.json()).spec?.display?.name || dashboard;
   await page.getByText(displayName, { exact: true }).first().waitFor({ timeout: 20000 });
+  const out = { url: page.url(), dashboard, displayName, picker };
+  if (variableLabel) {
+    const variable = page.getByLabel(variableLabel, { exact: true }).first();
+    await variable.waitFor({ timeout: 20000 });
+    // Empty until the options arrive (the value is shown by its option's label).
+    for (let end = Date.now() + 20000; Date.now() < end; await page.waitForTimeout(250)) {
+      if ((out.variableValue = await variable.inputValue()) !== '') break;
+    }
+    await variable.click();
+    await page.getByRole('option').first().waitFor({ timeout: 20000 });
+    out.variableOptions = (await page.getByRole('option').allInnerTexts()).map((t) => t.trim());
+  }
   if (errors.length) throw new Error(`the page threw: ${errors.join(' | ')}`);
   await page.screenshot({ path: shot });
-  console.log(JSON.stringify({ url: page.url(), dashboard, displayName, picker }));
+  console.log(JSON.stringify(out));
 } catch (e) {
   if (page) await page.screenshot({ path: shot }).catch(() => {});
   console.error(`gallery: ${e.message.split('\n')[0]}`);

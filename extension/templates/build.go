@@ -86,14 +86,12 @@ type barChartSpec struct {
 	Sort        string      `json:"sort,omitempty"`
 }
 
-type staticListSpec struct {
-	Values []string `json:"values"`
-}
-
-type labelValuesSpec struct {
-	Datasource promDatasource `json:"datasource"`
-	LabelName  string         `json:"labelName"`
-	Matchers   []string       `json:"matchers,omitempty"`
+// workloadVariableSpec is OpenShiftAIWorkloadVariable's (ui-plugins/openshift-ai): the
+// project's workloads of one type; fallback is offered when they cannot be listed (no
+// cluster, no access), and kept among the options when the list lacks it.
+type workloadVariableSpec struct {
+	Type     Category `json:"type"`
+	Fallback string   `json:"fallback,omitempty"`
 }
 
 // Units (core 0.52's, the only ones the shipped panels render).
@@ -231,17 +229,13 @@ func listVariable(name, display, description, defaultValue string, p plugin.Plug
 	}}
 }
 
-// workloadVariable is a list holding just the instantiated workload's name: the
-// dashboard shows which workload it watches, and its queries say $name.
-func workloadVariable(name, display, description, placeholder string) dashboard.Variable {
+// workloadVariable lists the project's workloads of the category (the
+// OpenShiftAIWorkloadVariable plugin, from the workloads endpoint), the instantiated one
+// selected at first and offered alone when the workloads cannot be listed (no cluster):
+// the dashboard shows which workload it watches, and its queries say $name.
+func workloadVariable(name, display, description string, category Category, placeholder string) dashboard.Variable {
 	return listVariable(name, display, description, placeholder,
-		plugin.Plugin{Kind: "StaticListVariable", Spec: staticListSpec{Values: []string{placeholder}}})
-}
-
-// labelValuesVariable offers the values of a label across the given metrics.
-func labelValuesVariable(name, display, description, placeholder, label string, matchers ...string) dashboard.Variable {
-	return listVariable(name, display, description, placeholder,
-		plugin.Plugin{Kind: "PrometheusLabelValuesVariable", Spec: labelValuesSpec{Datasource: defaultPrometheus, LabelName: label, Matchers: matchers}})
+		plugin.Plugin{Kind: "OpenShiftAIWorkloadVariable", Spec: workloadVariableSpec{Type: category, Fallback: placeholder}})
 }
 
 // either writes one PromQL expression per metric name (format has one %s for the name)

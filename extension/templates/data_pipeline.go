@@ -25,7 +25,7 @@ func DataPipeline() *Template {
 		Dashboard: newDashboard(
 			"Pipeline: "+placeholder("pipeline_name"),
 			"Argo Workflows runs of this project's pipelines server, and one pipeline's steps, confined to this project's namespace.",
-			[]dashboard.Variable{workloadVariable("pipeline", "Pipeline", "The pipeline whose step pods (<pipeline>-…) the step panels show", placeholder("pipeline_name"))},
+			[]dashboard.Variable{workloadVariable("pipeline", "Pipeline", "The pipeline whose step pods (<pipeline>-…) the step panels show", CategoryPipeline, placeholder("pipeline_name"))},
 			section{title: "Runs", cells: []cell{
 				wide("runs_by_phase", timeSeries("Runs by phase", "Workflows the project's pipelines server holds, by phase (argo_workflows_gauge).", unitDecimal, true,
 					q(`sum by (phase) (argo_workflows_gauge)`, "{{phase}}"))),

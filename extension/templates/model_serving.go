@@ -54,8 +54,7 @@ func ModelServing() *Template {
 		Dashboard: newDashboard(
 			"Model serving: "+placeholder("model_name"),
 			"vLLM metrics of the served model, confined to this project's namespace.",
-			[]dashboard.Variable{labelValuesVariable("model", "Model", "Served models that report vLLM metrics in this project", placeholder("model_name"),
-				"model_name", vllm("num_requests_running")...)},
+			[]dashboard.Variable{workloadVariable("model", "Model", "The project's model servers; the panels show the vLLM metrics whose model_name is the one chosen", CategoryModelServing, placeholder("model_name"))},
 			section{title: "Traffic", cells: []cell{
 				wide("request_rate", timeSeries("Request rate", "Requests finished per second (vllm:request_success_total, any finish reason).", unitRequests, false,
 					q(all, "requests/s"))),

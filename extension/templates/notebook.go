@@ -37,7 +37,7 @@ func Notebook() *Template {
 		Dashboard: newDashboard(
 			"Notebook: "+placeholder("notebook_name"),
 			"Workbench resources, GPU, activity and culling, confined to this project's namespace.",
-			[]dashboard.Variable{workloadVariable("notebook", "Notebook", "The Notebook whose pod (<notebook>-0) the panels show", placeholder("notebook_name"))},
+			[]dashboard.Variable{workloadVariable("notebook", "Notebook", "The Notebook whose pod (<notebook>-0) the panels show", CategoryNotebook, placeholder("notebook_name"))},
 			section{title: "Resources", cells: []cell{
 				wide("cpu", timeSeries("CPU", "Cores used (container_cpu_usage_seconds_total) against the pod's requests and limits (kube_pod_container_resource_requests/limits).", unitDecimal, false,
 					resourceQueries(cpu, "cpu")...)),

@@ -258,3 +258,46 @@ func TestSubstituteReportsUnreadableSpec(t *testing.T) {
 	assert.True(t, errors.Is(err, ErrInvalidTemplate))
 	assert.False(t, errors.Is(err, ErrVariable))
 }
+
+// TestWorkloadVariables: each template's dashboard variable is an
+// OpenShiftAIWorkloadVariable of the template's category, opening on the instantiated
+// workload, which is also its fallback (offered when the workloads cannot be listed).
+func TestWorkloadVariables(t *testing.T) {
+	for _, tp := range system(t).List() {
+		t.Run(tp.ID, func(t *testing.T) {
+			required := ""
+			for _, v := range tp.Variables {
+				if v.Required {
+					required = v.Name
+				}
+			}
+			require.NotEmpty(t, required)
+			spec, err := tp.Instantiate(values[tp.ID])
+			require.NoError(t, err)
+			data, err := json.Marshal(spec.Variables)
+			require.NoError(t, err)
+			var vars []struct {
+				Kind string `json:"kind"`
+				Spec struct {
+					Name         string `json:"name"`
+					DefaultValue string `json:"defaultValue"`
+					Plugin       struct {
+						Kind string            `json:"kind"`
+						Spec map[string]string `json:"spec"`
+					} `json:"plugin"`
+				} `json:"spec"`
+			}
+			require.NoError(t, json.Unmarshal(data, &vars))
+			require.Len(t, vars, 1)
+			v := vars[0]
+			want := values[tp.ID][required]
+			assert.Equal(t, "ListVariable", v.Kind)
+			assert.Equal(t, "OpenShiftAIWorkloadVariable", v.Spec.Plugin.Kind)
+			assert.Equal(t, map[string]string{"type": string(tp.Category), "fallback": want}, v.Spec.Plugin.Spec)
+			assert.Equal(t, want, v.Spec.DefaultValue)
+			defaults, err := VariableDefaults(spec)
+			require.NoError(t, err)
+			assert.Equal(t, want, defaults[v.Spec.Name])
+		})
+	}
+}

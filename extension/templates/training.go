@@ -41,7 +41,7 @@ func Training() *Template {
 		Dashboard: newDashboard(
 			"Training: "+placeholder("job_name"),
 			"Training job replicas, GPUs, CPU and memory, and the job's own metrics, confined to this project's namespace.",
-			[]dashboard.Variable{workloadVariable("job", "Training job", "The job whose pods (<job>-…) the panels show", placeholder("job_name"))},
+			[]dashboard.Variable{workloadVariable("job", "Training job", "The job whose pods (<job>-…) the panels show", CategoryTraining, placeholder("job_name"))},
 			section{title: "Job", cells: []cell{
 				wide("replicas_by_phase", timeSeries("Replicas by phase", "The job's pods in each phase (kube_pod_status_phase).", unitDecimal, true,
 					q(`sum by (phase) (kube_pod_status_phase{`+jobPods+`} > 0)`, "{{phase}}"))),

@@ -4,12 +4,12 @@ import { ReactElement } from 'react';
 import { MenuItem, TextField } from '@mui/material';
 import type { OptionsEditorProps, VariablePlugin } from '@perses-dev/plugin-system';
 import {
-  fetchWorkloadOptions,
   OpenShiftAIWorkloadVariableSpec,
   projectFromPath,
   workloadTypeLabels,
   workloadTypes,
   WorkloadType,
+  workloadVariableOptions,
 } from './workloads';
 
 declare global {
@@ -40,15 +40,17 @@ function OpenShiftAIWorkloadVariableEditor(props: OptionsEditorProps<OpenShiftAI
 
 export const OpenShiftAIWorkloadVariable: VariablePlugin<OpenShiftAIWorkloadVariableSpec> = {
   // The plugin context carries no project: the dashboard's page does (/projects/{p}/dashboards/…).
+  // When the workloads cannot be listed, the spec's fallback is the only option.
   getVariableOptions: async (spec, _ctx, abortSignal) => {
-    const data = await fetchWorkloadOptions(
+    const data = await workloadVariableOptions(
       spec,
       {
         apiPrefix: window.PERSES_APP_CONFIG?.api_prefix ?? '',
         project: projectFromPath(window.location.pathname),
         fetch: (input, init) => fetch(input, init),
       },
-      abortSignal
+      abortSignal,
+      (message) => console.warn(`OpenShift AI workload variable: ${message}`)
     );
     return { data };
   },

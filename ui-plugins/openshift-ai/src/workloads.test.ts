@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OpenShiftAIWorkloadVariable } from './OpenShiftAIWorkloadVariable';
-import { fetchWorkloadOptions, projectFromPath, toOptions, workloadsURL, workloadTypes } from './workloads';
+import {
+  fetchWorkloadOptions,
+  projectFromPath,
+  toOptions,
+  workloadsURL,
+  workloadTypes,
+  workloadVariableOptions,
+} from './workloads';
 
 describe('projectFromPath', () => {
   it.each([
@@ -111,6 +118,55 @@ describe('fetchWorkloadOptions', () => {
   });
 });
 
+describe('workloadVariableOptions', () => {
+  const items = { items: [{ name: 'm1', status: 'Ready' }, { name: 'm2', status: 'NotReady' }] };
+
+  it('the workloads, the fallback among them kept in place', async () => {
+    const fetch = vi.fn(async () => answer(200, items));
+    expect(await workloadVariableOptions({ type: 'model_serving', fallback: 'm2' }, { apiPrefix: '', project: 'team-a', fetch })).toEqual([
+      { value: 'm1', label: 'm1 (Ready)' },
+      { value: 'm2', label: 'm2 (NotReady)' },
+    ]);
+  });
+
+  it('the fallback added when the list lacks it (a served model name, a deleted workload)', async () => {
+    const fetch = vi.fn(async () => answer(200, items));
+    expect(
+      await workloadVariableOptions({ type: 'model_serving', fallback: 'ibm-granite/granite' }, { apiPrefix: '', project: 'team-a', fetch })
+    ).toEqual([
+      { value: 'm1', label: 'm1 (Ready)' },
+      { value: 'm2', label: 'm2 (NotReady)' },
+      { value: 'ibm-granite/granite', label: 'ibm-granite/granite' },
+    ]);
+  });
+
+  it.each([
+    ['HTTP 503 (no cluster, as make run)', { apiPrefix: '', project: 'team-a', fetch: vi.fn(async () => answer(503, { message: 'no Kubernetes' })) }],
+    ['HTTP 403', { apiPrefix: '', project: 'team-a', fetch: vi.fn(async () => answer(403, { message: 'forbidden' })) }],
+    ['the network', { apiPrefix: '', project: 'team-a', fetch: vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))) }],
+    ['no project', { apiPrefix: '', project: undefined, fetch: vi.fn() }],
+  ])('%s fails: the fallback alone, and a warning', async (_name, ctx) => {
+    const warn = vi.fn();
+    expect(await workloadVariableOptions({ type: 'notebook', fallback: 'nb' }, ctx as never, undefined, warn)).toEqual([
+      { value: 'nb', label: 'nb' },
+    ]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]?.[0]).toMatch(/offering "nb" alone$/);
+  });
+
+  it('without a fallback, or aborted, the failure is the error', async () => {
+    const fetch = vi.fn(async () => answer(503, { message: 'no Kubernetes' }));
+    await expect(workloadVariableOptions({ type: 'notebook' }, { apiPrefix: '', project: 'team-a', fetch })).rejects.toThrow(/HTTP 503/);
+    await expect(workloadVariableOptions({ type: 'notebook', fallback: '' }, { apiPrefix: '', project: 'team-a', fetch })).rejects.toThrow(/HTTP 503/);
+    const ac = new AbortController();
+    ac.abort();
+    const aborted = vi.fn(async () => Promise.reject(new DOMException('aborted', 'AbortError')));
+    await expect(
+      workloadVariableOptions({ type: 'notebook', fallback: 'nb' }, { apiPrefix: '', project: 'team-a', fetch: aborted }, ac.signal)
+    ).rejects.toThrow(/aborted/);
+  });
+});
+
 describe('OpenShiftAIWorkloadVariable', () => {
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -129,6 +185,16 @@ describe('OpenShiftAIWorkloadVariable', () => {
       '/perses/api/v1/projects/team-b/workloads?type=training&metrics=false',
       expect.objectContaining({ credentials: 'same-origin' })
     );
+  });
+
+  it('offers the fallback alone when the endpoint fails', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => answer(503, { message: 'no Kubernetes connection' })));
+    vi.stubGlobal('window', { location: { pathname: '/projects/team-a/dashboards/nb' } });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const got = await OpenShiftAIWorkloadVariable.getVariableOptions({ type: 'notebook', fallback: 'notebook-a' }, {} as never);
+    expect(got).toEqual({ data: [{ value: 'notebook-a', label: 'notebook-a' }] });
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/HTTP 503: no Kubernetes connection; offering "notebook-a" alone/));
+    warn.mockRestore();
   });
 
   it('starts as model serving and depends on no variable', () => {

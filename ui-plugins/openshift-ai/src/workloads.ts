@@ -14,6 +14,11 @@ export const workloadTypeLabels: Record<WorkloadType, string> = {
 
 export interface OpenShiftAIWorkloadVariableSpec {
   type: WorkloadType;
+  // Offered alone when the workloads cannot be listed (no cluster, no access), and added to
+  // the list when it lacks it. The templates set it to the instantiated workload, the
+  // variable's default value: a variable plugin is given neither its variable's name nor
+  // its value (getVariableOptions gets the plugin spec and the variables it depends on).
+  fallback?: string;
 }
 
 // One item of GET /api/v1/projects/{p}/workloads (extension/workloads), the fields we use.
@@ -97,4 +102,29 @@ export async function fetchWorkloadOptions(
   }
   const body = (await res.json()) as WorkloadList;
   return toOptions(Array.isArray(body.items) ? body.items : []);
+}
+
+// workloadVariableOptions is the variable's options: the project's workloads of the type,
+// with the spec's fallback among them; when they cannot be listed (the endpoint fails, as
+// without a cluster, or no project), the fallback alone, so the dashboard keeps showing and
+// querying its workload. Without a fallback the failure is the variable's error.
+export async function workloadVariableOptions(
+  spec: OpenShiftAIWorkloadVariableSpec,
+  ctx: FetchContext,
+  signal?: AbortSignal,
+  warn: (message: string) => void = () => {}
+): Promise<VariableOption[]> {
+  const fallback = typeof spec.fallback === 'string' && spec.fallback !== '' ? spec.fallback : undefined;
+  let options: VariableOption[];
+  try {
+    options = await fetchWorkloadOptions(spec, ctx, signal);
+  } catch (e) {
+    if (fallback === undefined || signal?.aborted) throw e;
+    warn(`${e instanceof Error ? e.message : String(e)}; offering "${fallback}" alone`);
+    return [{ value: fallback, label: fallback }];
+  }
+  if (fallback !== undefined && !options.some((o) => o.value === fallback)) {
+    options.push({ value: fallback, label: fallback });
+  }
+  return options;
 }
