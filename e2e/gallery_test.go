@@ -17,7 +17,6 @@ import (
 
 	"github.com/openshift-ai/observability/internal/testenv"
 	"github.com/stretchr/testify/require"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -151,14 +150,7 @@ func startGalleryCluster(t *testing.T) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(ctx, "perses", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "perses-e2e-quickstart-")
-	require.NoError(t, err)
-	kubeconfig := filepath.Join(dir, "server.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	dir, kubeconfig := serverKubeconfig(t, k, "quickstart")
 	inst := launchForTest(t, dir, "", launchOptions{env: []string{"DEVELOPMENT_MODE=true"}, openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
 `, kubeconfig)})

@@ -52,14 +52,7 @@ func startAccessEnv(t *testing.T) *accessEnv {
 	waitAggregated(t, k)
 
 	// The server runs as the shipped service account: a real token from TokenRequest.
-	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(ctx, "perses", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "perses-e2e-identity-")
-	require.NoError(t, err)
-	kubeconfig := filepath.Join(dir, "server.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	dir, kubeconfig := serverKubeconfig(t, k, "identity")
 
 	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
@@ -76,6 +69,22 @@ func startAccessEnv(t *testing.T) *accessEnv {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// serverKubeconfig writes, in a new folder of /tmp named after what, a kubeconfig with a
+// real token of the shipped service account perses/perses (TokenRequest, one hour): the
+// server's own credentials, as in a pod.
+func serverKubeconfig(t *testing.T, k *testenv.Kube, what string) (dir, kubeconfig string) {
+	t.Helper()
+	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(context.Background(), "perses", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	dir, err = os.MkdirTemp("/tmp", "perses-e2e-"+what+"-")
+	require.NoError(t, err)
+	kubeconfig = filepath.Join(dir, "server.kubeconfig")
+	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	return dir, kubeconfig
+}
 
 // applyManifests creates the ClusterRoles, bindings and service accounts of overlays/base.
 func applyManifests(t *testing.T, k *testenv.Kube, files ...string) {

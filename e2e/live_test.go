@@ -25,7 +25,6 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -394,14 +393,7 @@ func TestLiveStreamClosesWhenAccessIsRevoked(t *testing.T) {
 	}
 	require.Eventually(t, allowed, 30*time.Second, 200*time.Millisecond, "perses-viewer was not aggregated into view")
 
-	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(ctx, "perses", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "perses-e2e-live-access-")
-	require.NoError(t, err)
-	kubeconfig := filepath.Join(dir, "server.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	dir, kubeconfig := serverKubeconfig(t, k, "live-access")
 	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q
   identity:

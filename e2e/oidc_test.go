@@ -16,8 +16,6 @@ import (
 	"github.com/openshift-ai/observability/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	authenticationv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestOIDCBearerTokensAndAudit runs the real bin/perses with JWTs of a real OpenID
@@ -44,14 +42,7 @@ func TestOIDCBearerTokensAndAudit(t *testing.T) {
 	require.NoError(t, k.BindClusterRole(ctx, "", "perses-audit-reader", testenv.UserSubject("carol")))
 	waitAggregated(t, k)
 
-	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(ctx, "perses", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "perses-e2e-oidc-")
-	require.NoError(t, err)
-	kubeconfig := filepath.Join(dir, "server.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	dir, kubeconfig := serverKubeconfig(t, k, "oidc")
 	auditFile := filepath.Join(dir, "audit.jsonl")
 	inst := launchForTest(t, dir, "", launchOptions{openshiftAI: fmt.Sprintf(`  kubernetes:
     kubeconfig: %q

@@ -21,7 +21,6 @@ import (
 	"github.com/openshift-ai/observability/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -138,14 +137,7 @@ func startWorkloadsEnv(t *testing.T) *workloadsEnv {
 	env.waitAllowed(t, "team-a", "alice", k.Groups("alice"), "notebooks")
 	env.waitAllowed(t, "team-b", "bob", k.Groups("bob"), "notebooks")
 
-	tr, err := k.Admin.CoreV1().ServiceAccounts("perses").CreateToken(ctx, "perses", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("/tmp", "perses-e2e-workloads-")
-	require.NoError(t, err)
-	kubeconfig := filepath.Join(dir, "server.kubeconfig")
-	require.NoError(t, testenv.WriteKubeconfig(kubeconfig, k.URL, k.CAData, tr.Status.Token))
+	dir, kubeconfig := serverKubeconfig(t, k, "workloads")
 	env.kubeconfig = kubeconfig
 	databaseURL := ""
 	if shared.store == storePostgres {
