@@ -47,3 +47,35 @@ func (e *Enforcer) enforceMemo(query, namespace string) (string, error) {
 	e.memo.mu.Unlock()
 	return out, nil
 }
+
+// targetMemo remembers parsed datasource specs (accepted ones only), keyed by the spec's
+// bytes and the name errors would quote: a dashboard's queries resolve the same spec
+// again and again. A target is read-only once parsed (Do copies its URL).
+type targetMemo struct {
+	mu sync.RWMutex
+	m  map[string]target
+}
+
+var parsedTargets = &targetMemo{m: map[string]target{}}
+
+// parse is parseTarget, remembered.
+func (tm *targetMemo) parse(name string, spec []byte) (target, error) {
+	k := name + "\x00" + string(spec)
+	tm.mu.RLock()
+	t, ok := tm.m[k]
+	tm.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	t, err := parseTarget(name, spec)
+	if err != nil {
+		return t, err
+	}
+	tm.mu.Lock()
+	if len(tm.m) >= memoMaxEntries {
+		clear(tm.m)
+	}
+	tm.m[k] = t
+	tm.mu.Unlock()
+	return t, nil
+}

@@ -51,3 +51,27 @@ func TestEnforceMemoBounds(t *testing.T) {
 	_, kept := e.memo.m[memoKey{long, "team-a"}]
 	assert.False(t, kept, "long queries are not remembered")
 }
+
+func TestTargetMemoGivesParseTarget(t *testing.T) {
+	tm := &targetMemo{m: map[string]target{}}
+	ok := []byte(`{"plugin":{"kind":"PrometheusDatasource","spec":{"proxy":{"kind":"HTTPProxy","spec":{"url":"http://127.0.0.1:9090","headers":{"X-A":"1"}}}}}}`)
+	for i := 0; i < 2; i++ { // parsed, then remembered
+		got, err := tm.parse("p", ok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := parseTarget("p", ok)
+		if got.url.String() != want.url.String() || got.headers["X-A"] != "1" || got.secret != want.secret {
+			t.Fatalf("pass %d: %+v, want %+v", i, got, want)
+		}
+	}
+	bad := []byte(`{"plugin":{"kind":"TempoDatasource"}}`)
+	for i := 0; i < 2; i++ {
+		if _, err := tm.parse("t", bad); err == nil {
+			t.Fatalf("pass %d: a refused spec was accepted", i)
+		}
+	}
+	if len(tm.m) != 1 {
+		t.Fatalf("%d entries remembered, want 1 (refusals are not)", len(tm.m))
+	}
+}

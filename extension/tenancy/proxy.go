@@ -186,7 +186,7 @@ func (p *Proxy) serve(c echo.Context, rt Route, next echo.HandlerFunc) error {
 	if rt.Unsaved {
 		name = "unsaved"
 	}
-	t, err := parseTarget(name, spec)
+	t, err := parsedTargets.parse(name, spec)
 	if err != nil {
 		return err
 	}
