@@ -36,13 +36,16 @@ type accessEnv struct {
 	perses *persesInstance
 }
 
-// startAccessEnv: alice edits team-a, bob edits team-b, carol views team-a, admin is in
-// system:masters.
-func startAccessEnv(t *testing.T) *accessEnv {
+// startTeamsKube starts a real kube-apiserver (stopped when the test ends) with the shipped
+// RBAC (overlays/base: users' ClusterRoles, the server's service account) and the
+// namespaces team-a, team-b and perses: alice edits team-a, bob edits team-b, carol views
+// team-a, admin is in system:masters. what names the tests in the error when the control
+// plane is missing.
+func startTeamsKube(t *testing.T, what string) *testenv.Kube {
 	t.Helper()
 	ctx := context.Background()
 	k, err := testenv.StartKube(ctx, testenv.KubeOptions{})
-	require.NoError(t, err, "the identity tests need kube-apiserver, etcd and kube-controller-manager: run `make tools`")
+	require.NoError(t, err, "the "+what+" tests need kube-apiserver, etcd and kube-controller-manager: run `make tools`")
 	t.Cleanup(func() { _ = k.Stop() })
 	require.NoError(t, k.CreateNamespaces(ctx, "team-a", "team-b", "perses"))
 	applyManifests(t, k, "rbac-users.yaml", "rbac-server.yaml")
@@ -50,6 +53,14 @@ func startAccessEnv(t *testing.T) *accessEnv {
 	require.NoError(t, k.BindClusterRole(ctx, "team-b", "edit", testenv.GroupSubject("team-b")))
 	require.NoError(t, k.BindClusterRole(ctx, "team-a", "view", testenv.UserSubject("carol")))
 	waitAggregated(t, k)
+	return k
+}
+
+// startAccessEnv: startTeamsKube, and a server authenticating by TokenReview and
+// authorising by SubjectAccessReview.
+func startAccessEnv(t *testing.T) *accessEnv {
+	t.Helper()
+	k := startTeamsKube(t, "identity")
 
 	// The server runs as the shipped service account: a real token from TokenRequest.
 	dir, kubeconfig := serverKubeconfig(t, k, "identity")

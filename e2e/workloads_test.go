@@ -103,15 +103,7 @@ type workloadsEnv struct {
 func startWorkloadsEnv(t *testing.T) *workloadsEnv {
 	t.Helper()
 	ctx := context.Background()
-	k, err := testenv.StartKube(ctx, testenv.KubeOptions{})
-	require.NoError(t, err, "the workloads tests need kube-apiserver, etcd and kube-controller-manager: run `make tools`")
-	t.Cleanup(func() { _ = k.Stop() })
-	require.NoError(t, k.CreateNamespaces(ctx, "team-a", "team-b", "perses"))
-	applyManifests(t, k, "rbac-users.yaml", "rbac-server.yaml")
-	require.NoError(t, k.BindClusterRole(ctx, "team-a", "edit", testenv.GroupSubject("team-a")))
-	require.NoError(t, k.BindClusterRole(ctx, "team-b", "edit", testenv.GroupSubject("team-b")))
-	require.NoError(t, k.BindClusterRole(ctx, "team-a", "view", testenv.UserSubject("carol")))
-	waitAggregated(t, k)
+	k := startTeamsKube(t, "workloads")
 
 	admin, err := dynamic.NewForConfig(k.Config(k.AdminUser()))
 	require.NoError(t, err)

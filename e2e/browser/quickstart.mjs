@@ -13,6 +13,7 @@
 // JSON summary on stdout; exit 1 with one line starting with "quickstart:" on stderr when a
 // step fails (a screenshot of the page as it was is written to <prefix>-failed.png).
 import { chromium } from 'playwright-core';
+import { canvasInk, poll, visibleErrorAlerts } from './checks.mjs';
 
 const [base, project, templateID, workload, dashboardName, panelTitle, variableLabel, expected, shot] = process.argv.slice(2);
 if (!shot) {
@@ -20,41 +21,6 @@ if (!shot) {
   process.exit(2);
 }
 const want = expected.split(',').filter(Boolean);
-const ERROR_ALERT = '.MuiAlert-standardError, .MuiAlert-filledError, .MuiAlert-outlinedError, .MuiAlert-colorError';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function poll(deadline, what, fn, interval = 250) {
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(interval);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function visibleErrors(scope) {
-  const alerts = scope.locator(ERROR_ALERT);
-  const out = [];
-  for (let i = 0; i < (await alerts.count()); i++) {
-    if (await alerts.nth(i).isVisible()) out.push(((await alerts.nth(i).innerText()) || '').trim().replace(/\s+/g, ' '));
-  }
-  return out;
-}
-
-async function canvasInk(panel) {
-  return panel.evaluate((node) => {
-    let ink = 0;
-    for (const canvas of node.querySelectorAll('canvas')) {
-      if (!canvas.width || !canvas.height) continue;
-      const ctx = canvas.getContext('2d');
-      if (!ctx) continue;
-      const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) ink++;
-    }
-    return ink;
-  });
-}
-
 // optionNames returns the names of the open listbox's options ("m1 (Ready)" → "m1").
 async function optionNames(page) {
   const options = page.getByRole('option');
@@ -115,7 +81,7 @@ try {
 
   // The panel draws with data: render.mjs's checks.
   const panel = await poll(deadline, `the panel "${panelTitle}"`, async () => {
-    const alerts = await visibleErrors(page);
+    const alerts = await visibleErrorAlerts(page);
     if (alerts.length) throw new Error(`the page shows an error: ${alerts.join(' | ')}`);
     const panels = page.locator('[data-testid="panel"]');
     for (let i = 0; i < (await panels.count()); i++) {
@@ -128,7 +94,7 @@ try {
   let previous = -1;
   let stable = 0;
   await poll(deadline, `the panel "${panelTitle}" to draw`, async () => {
-    const alerts = await visibleErrors(panel);
+    const alerts = await visibleErrorAlerts(panel);
     if (alerts.length) throw new Error(`the panel shows an error: ${alerts.join(' | ')}`);
     const text = (await panel.innerText().catch(() => '')) || '';
     if (/\bNo data\b/i.test(text)) throw new Error(`the panel "${panelTitle}" shows "No data"`);

@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { CheckError, canvasInk, poll, visibleErrorAlerts } from './checks.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -33,13 +34,6 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-// MUI renders <Alert severity="error"> with these classes (v5 and v6 names).
-const ERROR_ALERT = [
-  '.MuiAlert-standardError',
-  '.MuiAlert-filledError',
-  '.MuiAlert-outlinedError',
-  '.MuiAlert-colorError',
-].join(', ');
 
 function usage(message) {
   if (message) console.error(`render: ${message}`);
@@ -70,46 +64,8 @@ function parseArgs(argv) {
   return opts;
 }
 
-class RenderError extends Error {}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// poll calls fn until it returns a truthy value or the deadline passes.
-async function poll(deadline, what, fn, interval = 250) {
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await sleep(interval);
-  }
-  throw new RenderError(`timed out waiting for ${what}`);
-}
-
-async function visibleErrorAlerts(scope) {
-  const alerts = scope.locator(ERROR_ALERT);
-  const texts = [];
-  for (let i = 0; i < (await alerts.count()); i++) {
-    const alert = alerts.nth(i);
-    if (await alert.isVisible()) texts.push(((await alert.innerText()) || '').trim().replace(/\s+/g, ' '));
-  }
-  return texts;
-}
-
-// canvasInk counts the non-transparent pixels of every canvas in the panel, so a chart
-// that drew nothing (or only its background) is told apart from one that drew lines.
-async function canvasInk(panel) {
-  return panel.evaluate((node) => {
-    let ink = 0;
-    for (const canvas of node.querySelectorAll('canvas')) {
-      if (!canvas.width || !canvas.height) continue;
-      const ctx = canvas.getContext('2d');
-      if (!ctx) continue;
-      const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) ink++;
-    }
-    return ink;
-  });
-}
+// A failed check: its message is the whole story.
+const RenderError = CheckError;
 
 // failOnAlert ends the wait as soon as the page shows an error, instead of at the deadline.
 let expectedError = '';

@@ -126,7 +126,7 @@ type Enforcer struct {
 	label  string
 	routes []route
 	max    int
-	memo   *memo // the proxy's enforceForm remembers its answers (memo.go)
+	memo   *memo[memoKey, string] // the proxy's enforceForm remembers its answers (memo.go)
 }
 
 // New validates cfg, applies defaults and returns an Enforcer.
@@ -135,7 +135,7 @@ func New(cfg Config) (*Enforcer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Enforcer{label: cfg.Label, max: cfg.MaxQueryBytes, memo: newMemo()}
+	e := &Enforcer{label: cfg.Label, max: cfg.MaxQueryBytes, memo: newMemo[memoKey, string]()}
 	for _, m := range cfg.Metrics {
 		e.routes = append(e.routes, route{re: regexp.MustCompile(anchor(m.Pattern)), raw: m.Pattern, label: m.Label})
 	}

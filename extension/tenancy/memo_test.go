@@ -53,7 +53,7 @@ func TestEnforceMemoBounds(t *testing.T) {
 }
 
 func TestTargetMemoGivesParseTarget(t *testing.T) {
-	tm := &targetMemo{m: map[string]target{}}
+	tm := targetMemo{newMemo[string, target]()}
 	ok := []byte(`{"plugin":{"kind":"PrometheusDatasource","spec":{"proxy":{"kind":"HTTPProxy","spec":{"url":"http://127.0.0.1:9090","headers":{"X-A":"1"}}}}}}`)
 	for i := 0; i < 2; i++ { // parsed, then remembered
 		got, err := tm.parse("p", ok)
